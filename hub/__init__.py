@@ -1,0 +1,1 @@
+"""tsnhub: the host of the IHE actors (listeners, codecs, store, coordination, CLI)."""

@@ -1,0 +1,232 @@
+"""The hub process: one store, one thread pool, the HTTPS and MLLP listeners, and the
+actors installed on them.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from OpenSSL import crypto
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import text
+from twisted.internet import defer, reactor, ssl, threads
+from twisted.internet.interfaces import IListeningPort
+from twisted.python.threadpool import ThreadPool
+
+from hub import audit, endpoints, hl7v2, mllp, soap, web
+from hub.config import Config
+from hub.metrics import Metrics
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Each module exposes `install(hub)`, which registers its endpoints, operations and MLLP
+# handlers. Order does not matter.
+INSTALLERS: tuple[str, ...] = ()
+
+
+class StoreNotReady(RuntimeError):
+    """The configured database is not at the current schema revision."""
+
+
+class Hub:
+    """Everything one hub process shares: configuration, store, thread pool, routers."""
+
+    def __init__(self, config: Config, store: Store | None = None, clock: Any = None) -> None:
+        self.config = config
+        self.store = store or Store(config.db_url)
+        self.clock = clock or reactor
+        self.metrics = Metrics()
+        self.soap_limits = soap.Limits(
+            max_bytes=config.server.max_request_bytes,
+            max_depth=config.server.max_xml_depth,
+            max_parts=config.server.max_mtom_parts,
+        )
+        self.soap_endpoints: dict[str, endpoints.SoapEndpoint] = {}
+        self.resources: dict[str, Any] = {}
+        self.mllp = hl7v2.Router()
+        self.authenticator: endpoints.Authenticator | None = None
+        self.threadpool = ThreadPool(minthreads=2, maxthreads=config.server.thread_pool_size, name="tsnhub")
+        self.inflight: set[defer.Deferred] = set()
+        self.ports: list[IListeningPort] = []
+        self._mllp_factory: mllp.MLLPFactory | None = None
+
+    # -- registration -----------------------------------------------------------------
+
+    def soap_endpoint(self, path: str, wsdl: Path | None = None) -> endpoints.SoapEndpoint:
+        """The SOAP endpoint at `path`, created on first use."""
+        endpoint = self.soap_endpoints.get(path)
+        if endpoint is None:
+            endpoint = self.soap_endpoints[path] = endpoints.SoapEndpoint(path, wsdl)
+        elif wsdl is not None:
+            endpoint.wsdl = wsdl
+        return endpoint
+
+    def mount(self, path: str, resource: Any) -> None:
+        """An HTTP resource of its own (FHIR, pages) at `path`."""
+        self.resources[path] = resource
+
+    def install(self, installers: tuple[str, ...] = INSTALLERS) -> None:
+        for name in installers:
+            module = importlib.import_module(name)
+            module.install(self)
+
+    def requires_vihf(self, path: str) -> bool:
+        security = self.config.security
+        return security.require_vihf and path not in security.open_endpoints
+
+    # -- work off the reactor ---------------------------------------------------------
+
+    def in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred:
+        """Run blocking work in the hub's thread pool; tracked for a clean shutdown."""
+        d = threads.deferToThreadPool(self.clock, self.threadpool, function, *args, **kwargs)
+        self.inflight.add(d)
+
+        def done(result: Any) -> Any:
+            self.inflight.discard(d)
+            return result
+
+        return d.addBoth(done)
+
+    def audit(self, event: audit.AuditEvent) -> None:
+        """Record `event` in its own transaction; a failing audit store is logged, not raised."""
+        try:
+            audit.record(self.store, event)
+        except Exception:
+            log.exception("audit record could not be written for %s", event.transaction)
+
+    def check_store(self) -> bool:
+        try:
+            with self.store.session() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    # -- MLLP -------------------------------------------------------------------------
+
+    def process_hl7(self, raw: bytes, oversized: bool) -> bytes:
+        """Answer one MLLP frame (runs in the thread pool; never raises)."""
+        started = time.perf_counter()
+        transaction = "unknown"
+        outcome = "refused"
+        codec = "utf-8"
+        try:
+            message, codec = hl7v2.decode(raw)
+            try:
+                msh = hl7v2.parse_msh(message)
+            except hl7v2.Hl7ParseError as exc:
+                error = hl7v2.Hl7Error(hl7v2.ERR_SEGMENT_SEQUENCE, "MSH^1", message=str(exc))
+                return hl7v2.ack(None, "AR", [error], self.mllp.identity).encode(codec, "replace")
+            if oversized:
+                error = hl7v2.Hl7Error(
+                    hl7v2.ERR_APPLICATION_INTERNAL,
+                    message=f"message larger than {self.config.server.max_mllp_message_bytes} bytes",
+                )
+                return hl7v2.ack(msh, "AR", [error], self.mllp.identity).encode(codec, "replace")
+            route = self.mllp.lookup(msh)
+            if route is None:
+                self.audit(audit.AuditEvent(msh.message_type or "unknown", "refused", detail="unsupported message type"))
+                return self.mllp.reject_unknown(msh).encode(codec, "replace")
+            transaction, handler = route
+            response = handler(message, msh)
+            outcome = "success"
+            return response.encode(codec, "replace")
+        except Exception:
+            log.exception("internal error answering an HL7 v2 message (%s)", transaction)
+            outcome = "error"
+            error = hl7v2.Hl7Error(hl7v2.ERR_APPLICATION_INTERNAL, message="internal error")
+            try:
+                msh_or_none: hl7v2.Msh | None = hl7v2.parse_msh(raw.decode("latin-1"))
+            except hl7v2.Hl7ParseError:
+                msh_or_none = None
+            return hl7v2.ack(msh_or_none, "AE", [error], self.mllp.identity).encode(codec, "replace")
+        finally:
+            self.metrics.observe("mllp", "mllp", transaction, outcome, time.perf_counter() - started)
+
+    # -- listeners --------------------------------------------------------------------
+
+    def site(self) -> web.HubSite:
+        root = web.Root()
+        root.mount("health", web.HealthResource(self))
+        root.mount("metrics", web.MetricsResource(self))
+        for path, endpoint in self.soap_endpoints.items():
+            root.mount(path, web.SoapResource(self, endpoint))
+        for path, resource in self.resources.items():
+            root.mount(path, resource)
+        return web.HubSite(root, self.config.server.max_request_bytes)
+
+    def tls_options(self) -> ssl.CertificateOptions:
+        pki = self.config.pki_dir
+        certificate = x509.load_pem_x509_certificate((pki / "server.pem").read_bytes())
+        key = serialization.load_pem_private_key((pki / "server.key").read_bytes(), password=None)
+        kwargs: dict[str, Any] = {}
+        if self.config.server.require_client_cert:
+            authorities = [
+                crypto.X509.from_cryptography(c)
+                for c in x509.load_pem_x509_certificates((pki / "ca.pem").read_bytes())
+            ]
+            kwargs = {"verify": True, "caCerts": authorities, "requireCertificate": True}
+        return ssl.CertificateOptions(
+            privateKey=crypto.PKey.from_cryptography_key(key),  # type: ignore[arg-type]
+            certificate=crypto.X509.from_cryptography(certificate),
+            raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+            **kwargs,
+        )
+
+    def listen(self, host: str, https_port: int, mllp_port: int) -> tuple[int, int]:
+        """Start both listeners; returns the ports actually bound."""
+        self.threadpool.start()
+        https = reactor.listenSSL(https_port, self.site(), self.tls_options(), interface=host)  # type: ignore[attr-defined]
+        self._mllp_factory = mllp.MLLPFactory(
+            lambda raw, oversized: self.in_thread(self.process_hl7, raw, oversized),
+            self.config.server.max_mllp_message_bytes,
+        )
+        tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)  # type: ignore[attr-defined]
+        self.ports = [https, tcp]
+        return https.getHost().port, tcp.getHost().port
+
+    @defer.inlineCallbacks
+    def shutdown(self) -> Any:
+        """Stop accepting, let in-flight requests finish (30 s at most), close the store."""
+        yield defer.DeferredList([defer.maybeDeferred(p.stopListening) for p in self.ports], consumeErrors=True)
+        yield web.wait_all(set(self.inflight), 30.0, self.clock)
+        self.threadpool.stop()
+        self.store.close()
+
+
+def prepare_store(store: Store) -> None:
+    """An embedded or empty store is brought to the current schema; a populated external
+    database must be upgraded on purpose (`tsnhub db upgrade`)."""
+    if store.is_current():
+        return
+    if store.url.startswith("sqlite"):
+        store.upgrade()
+        return
+    from sqlalchemy import inspect
+
+    if not inspect(store.engine).get_table_names():
+        store.upgrade()
+        return
+    raise StoreNotReady("the database schema is not current: run `tsnhub db upgrade`")
+
+
+def serve(config: Config) -> int:
+    """`tsnhub serve`: run until SIGINT/SIGTERM."""
+    hub = Hub(config)
+    prepare_store(hub.store)
+    hub.install()
+    https_port, mllp_port = hub.listen(config.server.host, config.server.https_port, config.server.mllp_port)
+    print(f"listening https {config.server.host}:{https_port}", flush=True)
+    print(f"listening mllp {config.server.host}:{mllp_port}", flush=True)
+    reactor.addSystemEventTrigger("before", "shutdown", hub.shutdown)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]
+    print("stopped", file=sys.stderr, flush=True)
+    return 0

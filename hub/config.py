@@ -1,0 +1,126 @@
+"""Hub configuration: `hub.toml` sections with defaults; command-line options win.
+
+Each section is a dataclass; unknown sections or keys are refused so that a typo in a
+deployment file is reported instead of silently ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """The configuration file or an option is not valid."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    https_port: int = 8443
+    mllp_port: int = 2575
+    require_client_cert: bool = False
+    max_request_bytes: int = 64 * 1024 * 1024
+    max_mllp_message_bytes: int = 4 * 1024 * 1024
+    max_xml_depth: int = 256
+    max_mtom_parts: int = 1000
+    request_timeout_seconds: float = 120.0
+    thread_pool_size: int = 16
+
+
+@dataclass
+class SecurityConfig:
+    require_vihf: bool = True
+    # Endpoints (paths) opened without VIHF, for local tests only.
+    open_endpoints: list[str] = field(default_factory=list)
+    trust_store: str = ""
+    clock_skew_seconds: int = 120
+    allow_sha1: bool = False
+    accepted_vihf_versions: list[str] = field(default_factory=lambda: ["3.0", "4.0"])
+
+
+@dataclass
+class IdentityConfig:
+    affinity_domain: str = "1.2.250.1.213.1.4.8"
+    accepted_domains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class XdsConfig:
+    repository_unique_id: str = "1.2.250.1.213.1.999.1"
+    home_community_id: str = "urn:oid:1.2.250.1.213.1.999"
+    max_query_results: int = 1000
+
+
+@dataclass
+class CdaConfig:
+    schema_dir: str = ""
+    schematrons: list[str] = field(default_factory=list)
+    submission_gate: str = "warn"
+
+
+@dataclass
+class StoreConfig:
+    url: str = ""
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    xds: XdsConfig = field(default_factory=XdsConfig)
+    cda: CdaConfig = field(default_factory=CdaConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    data_dir: Path = Path("var")
+    pki_dir: Path = Path("var/pki")
+
+    @property
+    def trust_store_path(self) -> Path:
+        return Path(self.security.trust_store) if self.security.trust_store else self.pki_dir / "ca.pem"
+
+    @property
+    def db_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.data_dir / 'tsnhub.sqlite').resolve()}"
+
+
+def _section(cls: type[Any], name: str, values: Any) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"[{name}] unknown key(s): {', '.join(unknown)}")
+    instance = cls()
+    for key, value in values.items():
+        default = getattr(instance, key)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            not isinstance(value, type(default)) and not (isinstance(default, float) and isinstance(value, int))
+        ):
+            raise ConfigError(f"[{name}] {key} must be of type {type(default).__name__}")
+        setattr(instance, key, value)
+    return instance
+
+
+_SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name not in {"data_dir", "pki_dir"}}
+
+
+def load(path: Path | None) -> Config:
+    """Read `hub.toml` (or return the defaults when no file is given)."""
+    config = Config()
+    if path is None:
+        return config
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    for name, values in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown section [{name}]")
+        section_type = _SECTIONS[name].default_factory  # type: ignore[misc]
+        setattr(config, name, _section(section_type, name, values))
+    return config

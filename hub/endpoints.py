@@ -1,0 +1,126 @@
+"""SOAP endpoints and the way a SOAP request travels through the hub:
+
+codec (parse, MTOM) -> router (WS-Addressing Action) -> security (VIHF -> Principal)
+-> actor handler (one store transaction) -> audit -> codec.
+
+Everything here runs in the hub's thread pool; `hub.web` only moves bytes.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lxml import etree
+
+from hub import audit, soap
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+log = logging.getLogger(__name__)
+
+SoapHandler = Callable[[soap.SoapRequest, "Hub"], soap.SoapResponse]
+
+
+class Authenticator(Protocol):
+    """Turns the security header of a request into a Principal, or raises SoapFault.
+    Implemented by `vihf`; the principal must expose `audit_who` (a short, loggable
+    identification of the caller, never the assertion itself)."""
+
+    def authenticate(self, request: soap.SoapRequest, transaction: str) -> Any: ...
+
+
+@dataclass
+class Operation:
+    action: str
+    transaction: str
+    handler: SoapHandler
+
+
+@dataclass
+class SoapEndpoint:
+    path: str
+    wsdl: Path | None = None
+    operations: dict[str, Operation] = field(default_factory=dict)
+
+    def operation(self, action: str, transaction: str, handler: SoapHandler) -> None:
+        self.operations[action] = Operation(action, transaction, handler)
+
+    def wsdl_for(self, location: str) -> bytes:
+        """The WSDL with every SOAP address set to the URL the client reached us at."""
+        if self.wsdl is None:
+            raise FileNotFoundError(self.path)
+        tree = etree.parse(str(self.wsdl), etree.XMLParser(resolve_entities=False, no_network=True))
+        for element in tree.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address", "{http://schemas.xmlsoap.org/wsdl/soap/}address"):
+            element.set("location", location)
+        return etree.tostring(tree, encoding="UTF-8", xml_declaration=True)
+
+
+@dataclass
+class Peer:
+    address: str = ""
+    certificate: Any = None
+
+
+def _who(principal: Any) -> str | None:
+    return getattr(principal, "audit_who", None) if principal is not None else None
+
+
+def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, peer: Peer) -> soap.Encoded:
+    """Process one SOAP POST to `endpoint` and return the encoded answer (never raises)."""
+    started = time.perf_counter()
+    transaction = "unknown"
+    outcome = "refused"
+    request: soap.SoapRequest | None = None
+    try:
+        request = soap.parse_request(content_type, body, hub.soap_limits)
+        request.endpoint = endpoint.path
+        request.peer = peer.address
+        request.peer_certificate = peer.certificate
+        operation = endpoint.operations.get(request.action)
+        if operation is None:
+            raise soap.action_not_supported(request.action, request.message_id)
+        transaction = operation.transaction
+        if hub.requires_vihf(endpoint.path):
+            if hub.authenticator is None:
+                raise soap.SoapFault("Receiver", "no VIHF verifier is configured on this hub")
+            request.principal = hub.authenticator.authenticate(request, transaction)
+        response = operation.handler(request, hub)
+        outcome = "success" if response.http_status < 400 else "error"
+        hub.audit(
+            audit.AuditEvent(
+                transaction,
+                outcome,
+                who=_who(request.principal),
+                patient=getattr(response, "audit_patient", None),
+                peer=peer.address,
+            )
+        )
+        return soap.encode_response(response, request)
+    except soap.SoapFault as fault:
+        if fault.relates_to is None and request is not None:
+            fault.relates_to = request.message_id
+        outcome = "refused" if fault.code != "Receiver" else "error"
+        hub.audit(
+            audit.AuditEvent(
+                transaction,
+                outcome,
+                who=_who(request.principal if request is not None else None),
+                peer=peer.address,
+                detail=fault.reason,
+            )
+        )
+        return soap.encode_fault(fault)
+    except Exception:
+        log.exception("internal error in %s %s", endpoint.path, transaction)
+        outcome = "error"
+        fault = soap.SoapFault("Receiver", "internal error; the request was not processed")
+        fault.relates_to = request.message_id if request is not None else None
+        hub.audit(audit.AuditEvent(transaction, outcome, peer=peer.address, detail="internal error"))
+        return soap.encode_fault(fault)
+    finally:
+        hub.metrics.observe("https", endpoint.path, transaction, outcome, time.perf_counter() - started)

@@ -1,0 +1,250 @@
+"""HL7 v2.5 plumbing shared by every v2 transaction: character sets, the MSH header,
+acknowledgements (ACK with MSA and ERR), and routing by MSH-9.
+
+The MSH segment is read by splitting on its own field separator (cheap, and robust to
+messages that a full parser refuses); transaction handlers parse the rest with hl7apy.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from hl7apy.core import Message
+
+# HL7 table 0357 (message error condition codes).
+ERR_SEGMENT_SEQUENCE = "100"
+ERR_REQUIRED_FIELD_MISSING = "101"
+ERR_DATA_TYPE = "102"
+ERR_TABLE_VALUE_NOT_FOUND = "103"
+ERR_UNSUPPORTED_MESSAGE_TYPE = "200"
+ERR_UNSUPPORTED_EVENT_CODE = "201"
+ERR_UNSUPPORTED_PROCESSING_ID = "202"
+ERR_UNSUPPORTED_VERSION_ID = "203"
+ERR_UNKNOWN_KEY_IDENTIFIER = "204"
+ERR_DUPLICATE_KEY_IDENTIFIER = "205"
+ERR_APPLICATION_RECORD_LOCKED = "206"
+ERR_APPLICATION_INTERNAL = "207"
+
+_TEXT_0357 = {
+    "100": "Segment sequence error",
+    "101": "Required field missing",
+    "102": "Data type error",
+    "103": "Table value not found",
+    "200": "Unsupported message type",
+    "201": "Unsupported event code",
+    "202": "Unsupported processing id",
+    "203": "Unsupported version id",
+    "204": "Unknown key identifier",
+    "205": "Duplicate key identifier",
+    "206": "Application record locked",
+    "207": "Application internal error",
+}
+
+# MSH-18 values (HL7 table 0211) and the Python codec each names.
+CHARSETS = {
+    "": "utf-8",
+    "ASCII": "ascii",
+    "8859/1": "latin-1",
+    "8859/15": "iso8859-15",
+    "UNICODE UTF-8": "utf-8",
+    "UNICODE": "utf-8",
+}
+
+
+class Hl7ParseError(ValueError):
+    """The bytes are not an HL7 v2 message (no usable MSH segment)."""
+
+
+@dataclass(frozen=True)
+class Hl7Error:
+    """One ERR segment: ERR-2 location (e.g. `PID^1^3`), ERR-3 code (table 0357),
+    ERR-4 severity (E error, W warning, I information), ERR-8 user message."""
+
+    code: str
+    location: str = ""
+    severity: str = "E"
+    message: str = ""
+
+
+@dataclass
+class Msh:
+    """The fields of MSH the hub needs before choosing a handler."""
+
+    fields: list[str]
+    field_separator: str
+    encoding_characters: str
+
+    def get(self, number: int) -> str:
+        # MSH-1 is the field separator itself, so MSH-n is fields[n-1].
+        if number == 1:
+            return self.field_separator
+        index = number - 1
+        return self.fields[index] if index < len(self.fields) else ""
+
+    @property
+    def component_separator(self) -> str:
+        return self.encoding_characters[:1] or "^"
+
+    @property
+    def message_code(self) -> str:
+        return self.get(9).split(self.component_separator)[0]
+
+    @property
+    def trigger_event(self) -> str:
+        parts = self.get(9).split(self.component_separator)
+        return parts[1] if len(parts) > 1 else ""
+
+    @property
+    def message_type(self) -> str:
+        """`ADT^A01`: message code and trigger event, the routing key."""
+        return f"{self.message_code}^{self.trigger_event}" if self.trigger_event else self.message_code
+
+
+def charset_of(raw: bytes) -> str:
+    """The Python codec named by MSH-18, read without decoding the message."""
+    end = raw.find(b"\r")
+    first = raw[: end if end >= 0 else len(raw)]
+    if not first.startswith(b"MSH") or len(first) < 4:
+        return "utf-8"
+    separator = first[3:4]
+    fields = first.split(separator)
+    value = fields[17].decode("ascii", "replace").split("~")[0].strip() if len(fields) > 17 else ""
+    return CHARSETS.get(value.upper(), "utf-8")
+
+
+def decode(raw: bytes) -> tuple[str, str]:
+    """Decode a message in the character set its MSH-18 declares; returns (text, codec)."""
+    codec = charset_of(raw)
+    try:
+        return raw.decode(codec), codec
+    except UnicodeDecodeError:
+        # Senders that declare UTF-8 but send Latin-1 are common; Latin-1 never fails.
+        return raw.decode("latin-1"), "latin-1"
+
+
+def segments(message: str) -> list[str]:
+    """Split on the segment terminator, tolerating LF and CRLF from careless senders."""
+    return [s for s in message.replace("\r\n", "\r").replace("\n", "\r").split("\r") if s.strip()]
+
+
+def parse_msh(message: str) -> Msh:
+    first = segments(message)[:1]
+    if not first or not first[0].startswith("MSH") or len(first[0]) < 8:
+        raise Hl7ParseError("message does not start with an MSH segment")
+    segment = first[0]
+    separator = segment[3]
+    fields = segment.split(separator)
+    # fields[0] = "MSH", fields[1] = encoding characters; shift so get(2) is MSH-2.
+    return Msh(fields=[separator] + fields[1:], field_separator=separator, encoding_characters=fields[1])
+
+
+_control_ids = itertools.count(1)
+_prefix = f"{os.getpid():x}{int(time.time()):x}"
+
+
+def new_control_id() -> str:
+    return f"TSN{_prefix}{next(_control_ids)}"
+
+
+def hl7_timestamp(moment: datetime | None = None) -> str:
+    moment = moment or datetime.now(timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y%m%d%H%M%S+0000")
+
+
+@dataclass
+class Identity:
+    """Who the hub is on the v2 wire (MSH-3/MSH-4 of its responses)."""
+
+    application: str = "TSNHUB"
+    facility: str = "TSNHUB"
+
+
+def ack(
+    request: Msh | None,
+    code: str,
+    errors: list[Hl7Error] | None = None,
+    identity: Identity | None = None,
+    text: str = "",
+) -> str:
+    """Build an HL7 v2.5 original-mode ACK (MSH, MSA, ERR*) answering `request`.
+
+    `code` is MSA-1: AA accept, AE error, AR reject. MSH-9 is `ACK^<trigger>^ACK`."""
+    identity = identity or Identity()
+    errors = errors or []
+    message = Message("ACK", version="2.5")
+    msh = message.msh
+    if request is not None:
+        msh.msh_3 = request.get(5) or identity.application
+        msh.msh_4 = request.get(6) or identity.facility
+        msh.msh_5 = request.get(3)
+        msh.msh_6 = request.get(4)
+        trigger = request.trigger_event
+        msh.msh_9 = f"ACK^{trigger}^ACK" if trigger else "ACK"
+        msh.msh_11 = request.get(11) or "P"
+        if request.get(18):
+            msh.msh_18 = request.get(18)
+        if request.get(19):
+            msh.msh_19 = request.get(19)
+    else:
+        msh.msh_3 = identity.application
+        msh.msh_4 = identity.facility
+        msh.msh_9 = "ACK"
+        msh.msh_11 = "P"
+    msh.msh_7 = hl7_timestamp()
+    msh.msh_10 = new_control_id()
+    message.msa.msa_1 = code
+    message.msa.msa_2 = request.get(10) if request is not None else ""
+    if text:
+        message.msa.msa_3 = _escape(text)
+    for error in errors:
+        err = message.add_segment("ERR")
+        if error.location:
+            err.err_2 = error.location
+        err.err_3 = f"{error.code}^{_TEXT_0357.get(error.code, '')}^HL70357"
+        err.err_4 = error.severity
+        if error.message:
+            err.err_8 = _escape(error.message)
+    return message.to_er7()
+
+
+def _escape(text: str) -> str:
+    """HL7 escape sequences for the delimiters, so a message never breaks the framing."""
+    return (
+        text.replace("\\", "\\E\\")
+        .replace("|", "\\F\\")
+        .replace("^", "\\S\\")
+        .replace("&", "\\T\\")
+        .replace("~", "\\R\\")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
+
+
+Handler = Callable[[str, Msh], str]
+
+
+class Router:
+    """Routes a decoded message to the handler registered for its MSH-9 (`ADT^A01`, or a
+    bare message code such as `QCN`). Handlers return the ER7 response text."""
+
+    def __init__(self, identity: Identity | None = None) -> None:
+        self.identity = identity or Identity()
+        self._handlers: dict[str, tuple[str, Handler]] = {}
+
+    def register(self, message_type: str, transaction: str, handler: Handler) -> None:
+        self._handlers[message_type] = (transaction, handler)
+
+    def lookup(self, msh: Msh) -> tuple[str, Handler] | None:
+        return self._handlers.get(msh.message_type) or self._handlers.get(msh.message_code)
+
+    def reject_unknown(self, msh: Msh) -> str:
+        known_codes = {key.split("^")[0] for key in self._handlers}
+        if msh.message_code in known_codes:
+            error = Hl7Error(ERR_UNSUPPORTED_EVENT_CODE, "MSH^1^9^2", message=f"unsupported event {msh.get(9)}")
+        else:
+            error = Hl7Error(ERR_UNSUPPORTED_MESSAGE_TYPE, "MSH^1^9^1", message=f"unsupported message type {msh.get(9)}")
+        return ack(msh, "AR", [error], self.identity)

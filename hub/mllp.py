@@ -1,0 +1,89 @@
+"""MLLP (Minimal Lower Layer Protocol) framing over TCP as a Twisted protocol.
+
+A frame is 0x0B <message> 0x1C 0x0D. Bytes outside a frame are dropped without closing
+the connection; a frame larger than the configured maximum is answered with an AR
+acknowledgement and dropped. Messages of one connection are answered one at a time, in
+order; the protocol hands each complete frame to a `process` callable returning a
+Deferred of the response bytes and knows nothing of HL7 beyond that.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twisted.internet import defer, protocol
+from twisted.python import log
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\x0d"
+
+Processor = Callable[[bytes, bool], defer.Deferred]  # (frame, oversized) -> Deferred[bytes]
+
+
+def frame(message: bytes) -> bytes:
+    return START_BLOCK + message + END_BLOCK
+
+
+class MLLPProtocol(protocol.Protocol):
+    def __init__(self, process: Processor, max_message_bytes: int) -> None:
+        self._process = process
+        self._max = max_message_bytes
+        self._buffer = bytearray()
+        self._in_frame = False
+        self._oversized = False
+        self._queue: defer.Deferred = defer.succeed(None)
+        self.pending = 0
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        while self._buffer:
+            if not self._in_frame:
+                start = self._buffer.find(START_BLOCK)
+                if start < 0:
+                    self._buffer.clear()  # garbage between frames
+                    return
+                del self._buffer[: start + 1]
+                self._in_frame = True
+                self._oversized = False
+            end = self._buffer.find(END_BLOCK)
+            if end < 0:
+                if len(self._buffer) > self._max:
+                    # Keep the head (for the MSH of the reject) and the last byte (the
+                    # end marker may straddle two reads); drop the rest until the end.
+                    self._oversized = True
+                    del self._buffer[4096:-1]
+                return
+            message = bytes(self._buffer[:end])
+            del self._buffer[: end + len(END_BLOCK)]
+            self._in_frame = False
+            oversized = self._oversized or len(message) > self._max
+            self._enqueue(message[:4096] if oversized else message, oversized)
+
+    def _enqueue(self, message: bytes, oversized: bool) -> None:
+        self.pending += 1
+
+        def run(_: object) -> defer.Deferred:
+            return self._process(message, oversized)
+
+        def reply(response: bytes | None) -> None:
+            self.pending -= 1
+            if response is not None and self.transport is not None and self.connected:
+                self.transport.write(frame(response))
+
+        def failed(failure: object) -> None:
+            self.pending -= 1
+            log.err(failure, "MLLP processing failed")
+
+        self._queue.addCallback(run)
+        self._queue.addCallbacks(reply, failed)
+
+
+class MLLPFactory(protocol.ServerFactory):
+    def __init__(self, process: Processor, max_message_bytes: int) -> None:
+        self._process = process
+        self._max = max_message_bytes
+        self.connections: set[MLLPProtocol] = set()
+
+    def buildProtocol(self, addr: object) -> MLLPProtocol:
+        proto = MLLPProtocol(self._process, self._max)
+        proto.factory = self
+        return proto

@@ -1,0 +1,28 @@
+"""Alembic environment: runs on the connection handed in by `Store.upgrade`, or on the URL."""
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from hub.store.base import Base
+import hub.store.models  # noqa: F401
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as conn:
+        context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()

@@ -1,0 +1,184 @@
+"""Twisted Web resources: bounded request bodies, SOAP endpoints, `/health`, `/metrics`.
+
+The reactor thread only reads the body and writes the answer; all parsing and store work
+runs in the hub's thread pool.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet import defer
+from twisted.python import log
+from twisted.web import resource, server
+
+from hub import endpoints, soap
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+
+class BoundedRequest(server.Request):
+    """A request whose body may not exceed the site's `max_request_bytes`: a larger one is
+    answered 413 and the connection closed, before the rest is read."""
+
+    _received = 0
+    _too_large = False
+
+    def gotLength(self, length: int | None) -> None:
+        limit = self.channel.site.max_request_bytes  # type: ignore[union-attr]
+        if length is not None and length > limit:
+            self._reject()
+            return
+        super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._too_large:
+            return
+        self._received += len(data)
+        if self._received > self.channel.site.max_request_bytes:  # type: ignore[union-attr]
+            self._reject()
+            return
+        super().handleContentChunk(data)
+
+    def _reject(self) -> None:
+        self._too_large = True
+        self.content = None  # type: ignore[assignment]
+        transport = self.channel.transport  # type: ignore[union-attr]
+        transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\nConnection: close\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 24\r\n\r\nrequest body too large\r\n"
+        )
+        transport.loseConnection()
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self._too_large:
+            return
+        super().requestReceived(command, path, version)
+
+
+class HubSite(server.Site):
+    requestFactory = BoundedRequest
+
+    def __init__(self, root: resource.Resource, max_request_bytes: int) -> None:
+        super().__init__(root)
+        self.max_request_bytes = max_request_bytes
+        self.displayTracebacks = False
+
+    def log(self, request: server.Request) -> None:
+        # Access logs would carry query strings (patient identifiers): metrics instead.
+        return None
+
+
+def _peer(request: server.Request) -> endpoints.Peer:
+    address = request.getClientAddress()
+    certificate = None
+    transport = request.channel.transport if request.channel is not None else None
+    get_certificate = getattr(transport, "getPeerCertificate", None)
+    if get_certificate is not None:
+        x509 = get_certificate()
+        if x509 is not None:
+            certificate = x509.to_cryptography()
+    return endpoints.Peer(address=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}", certificate=certificate)
+
+
+def _finish(request: server.Request, status: int, content_type: str, chunks: list[Any]) -> None:
+    if request._disconnected or request.finished:  # type: ignore[attr-defined]
+        return
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", content_type.encode("latin-1"))
+    request.setHeader(b"content-length", str(sum(len(c) for c in chunks)).encode("ascii"))
+    for chunk in chunks:
+        request.write(bytes(chunk) if isinstance(chunk, memoryview) else chunk)
+    request.finish()
+
+
+class SoapResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, hub: Hub, endpoint: endpoints.SoapEndpoint) -> None:
+        super().__init__()
+        self.hub = hub
+        self.endpoint = endpoint
+
+    def render_POST(self, request: server.Request) -> Any:
+        body = request.content.read() if request.content is not None else b""
+        content_type = (request.getHeader(b"content-type") or b"").decode("latin-1")
+        d = self.hub.in_thread(endpoints.handle, self.hub, self.endpoint, content_type, body, _peer(request))
+        d.addCallback(lambda encoded: _finish(request, encoded.status, encoded.content_type, encoded.chunks))
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def render_GET(self, request: server.Request) -> bytes:
+        if b"wsdl" not in {key.lower() for key in request.args} or self.endpoint.wsdl is None:
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"POST")
+            return b"SOAP 1.2 endpoint: POST an envelope, or GET ?wsdl\n"
+        host = (request.getHeader(b"host") or b"localhost").decode("latin-1")
+        request.setHeader(b"content-type", b"text/xml; charset=UTF-8")
+        return self.endpoint.wsdl_for(f"https://{host}{self.endpoint.path}")
+
+    def _failed(self, failure: Any, request: server.Request) -> None:
+        log.err(failure, "SOAP endpoint failure")
+        encoded = soap.encode_fault(soap.SoapFault("Receiver", "internal error"))
+        _finish(request, encoded.status, encoded.content_type, encoded.chunks)
+
+
+class HealthResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def render_GET(self, request: server.Request) -> Any:
+        d = self.hub.in_thread(self.hub.check_store)
+
+        def answer(store_ok: bool) -> None:
+            body = json.dumps({"status": "ok" if store_ok else "degraded", "store": "ok" if store_ok else "unreachable"})
+            _finish(request, 200 if store_ok else 503, "application/json", [body.encode()])
+
+        d.addCallback(answer)
+        d.addErrback(lambda f: _finish(request, 503, "application/json", [b'{"status":"degraded"}']))
+        return server.NOT_DONE_YET
+
+
+class MetricsResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", self.hub.metrics.content_type.encode())
+        return self.hub.metrics.render()
+
+
+class Root(resource.Resource):
+    """Maps the first path segments to endpoints: `/xds/registry`, `/pix`, `/fhir/...`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def mount(self, path: str, child: resource.Resource) -> None:
+        segments = [s.encode() for s in path.strip("/").split("/")]
+        parent: resource.Resource = self
+        for segment in segments[:-1]:
+            existing = parent.children.get(segment)
+            if existing is None:
+                existing = resource.Resource()
+                parent.putChild(segment, existing)
+            parent = existing
+        parent.putChild(segments[-1], child)
+
+    def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
+        return resource.NoResource()
+
+
+def wait_all(deferreds: set[defer.Deferred], timeout: float, clock: Any) -> defer.Deferred:
+    """Wait for in-flight requests to finish, at most `timeout` seconds."""
+    if not deferreds:
+        return defer.succeed(None)
+    waiting = defer.DeferredList(list(deferreds), consumeErrors=True)
+    return waiting.addTimeout(timeout, clock).addErrback(lambda _: None)
