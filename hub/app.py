@@ -31,6 +31,10 @@ T = TypeVar("T")
 # handlers. Order does not matter.
 INSTALLERS: tuple[str, ...] = ()
 
+# The SOAP endpoints of the contract (INTERFACES.md) exist from the start; the actors add
+# their operations. An Action nobody registered is answered wsa:ActionNotSupported.
+CONTRACT_SOAP_ENDPOINTS = ("/xds/registry", "/xds/repository", "/pix", "/pdq", "/validation")
+
 
 class StoreNotReady(RuntimeError):
     """The configured database is not at the current schema revision."""
@@ -57,6 +61,8 @@ class Hub:
         self.inflight: set[defer.Deferred] = set()
         self.ports: list[IListeningPort] = []
         self._mllp_factory: mllp.MLLPFactory | None = None
+        for path in CONTRACT_SOAP_ENDPOINTS:
+            self.soap_endpoint(path)
 
     # -- registration -----------------------------------------------------------------
 
