@@ -19,7 +19,7 @@ from twisted.internet import defer, reactor, ssl, threads
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.threadpool import ThreadPool
 
-from hub import audit, endpoints, hl7v2, mllp, soap, web
+from hub import audit, endpoints, hl7v2, mllp, soap, web, xmllibs
 from hub.config import Config
 from hub.metrics import Metrics
 from hub.store import Store
@@ -226,6 +226,7 @@ def prepare_store(store: Store) -> None:
 
 def serve(config: Config) -> int:
     """`tsnhub serve`: run until SIGINT/SIGTERM."""
+    xmllibs.check()
     hub = Hub(config)
     prepare_store(hub.store)
     hub.install()

@@ -54,7 +54,7 @@ def load_config(args: argparse.Namespace) -> hub_config.Config:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from hub import app
+    from hub import app, xmllibs
 
     config = load_config(args)
     for name in ("server.pem", "server.key", "ca.pem"):
@@ -63,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
     try:
         return app.serve(config)
-    except app.StoreNotReady as exc:
+    except (app.StoreNotReady, xmllibs.XmlLibraryMismatch) as exc:
         print(f"tsnhub: {exc}", file=sys.stderr)
         return 1
 
