@@ -1,0 +1,188 @@
+"""Comparison rules: for each identity trait, the agreement level of two records.
+
+Each function reads two `Traits` and names how far they agree ("exact", "typo",
+"transposed", ...). Levels carry no weight here: `actors.empi.matcher` turns them into
+log-likelihood weights, so that the rules and the calibration can be read and tested
+apart. `LEVELS` lists every level of every trait.
+"""
+from __future__ import annotations
+
+from typing import Final
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from actors.empi.traits import NormalisedGivenNames, NormalisedName, PartialDate, Traits
+
+LEVELS: Final[dict[str, tuple[str, ...]]] = {
+    "ins": ("equal", "different", "missing"),
+    "birth_name": ("exact", "particle", "typo", "compound", "used_name", "disagree", "missing"),
+    "used_name": ("exact", "typo", "disagree", "missing"),
+    "given_names": ("exact", "swapped", "compound", "typo", "disagree", "missing"),
+    "birth_date": ("exact", "partial", "transposed", "digit", "year", "disagree", "missing"),
+    "sex": ("equal", "different", "missing"),
+    "birthplace": ("equal", "department", "different", "missing"),
+    "postal_code": ("equal", "department", "different", "missing"),
+}
+
+
+def typo_close(a: str, b: str) -> bool:
+    """Whether two folded names differ by what a typing slip makes.
+
+    One edit (substitution, insertion, deletion or swap of neighbours) for names of four
+    letters or more, two for names of eight or more; shorter names must be equal.
+    """
+    shortest = min(len(a), len(b))
+    allowed = 2 if shortest >= 8 else 1 if shortest >= 4 else 0
+    return OSA.distance(a, b, score_cutoff=allowed) <= allowed
+
+
+def _names_level(a: NormalisedName, b: NormalisedName) -> str:
+    if a.full == b.full:
+        return "exact"
+    if a.core == b.core:
+        return "particle"
+    if typo_close(a.full, b.full) or typo_close(a.core, b.core):
+        return "typo"
+    if a.phonetic == b.phonetic and JaroWinkler.similarity(a.core, b.core) >= 0.88:
+        return "typo"
+    if a.tokens and b.tokens and (a.tokens <= b.tokens or b.tokens <= a.tokens):
+        return "compound"
+    return "disagree"
+
+
+def compare_ins(a: Traits, b: Traits) -> str:
+    """INS: equal matricules identify one person; two valid matricules of the same type
+    (NIR or NIA) that differ identify two. A NIA and a NIR say nothing: a person's NIA
+    is replaced by a NIR."""
+    if a.ins_n is None or b.ins_n is None or a.ins_type != b.ins_type:
+        return "equal" if a.ins_n is not None and a.ins_n == b.ins_n else "missing"
+    return "equal" if a.ins_n == b.ins_n else "different"
+
+
+def compare_birth_name(a: Traits, b: Traits) -> str:
+    """Birth name against birth name; failing that, against the other record's used name.
+
+    A married woman is often registered under her married name as if it were her birth
+    name: agreement of a birth name with the other's used name (or of the two used names
+    when the birth names differ) is the "used_name" level.
+    """
+    if a.birth_name_n is None or b.birth_name_n is None:
+        return "missing"
+    level = _names_level(a.birth_name_n, b.birth_name_n)
+    if level != "disagree":
+        return level
+    crossings = (
+        (a.birth_name_n, b.used_name_n),
+        (a.used_name_n, b.birth_name_n),
+        (a.used_name_n, b.used_name_n),
+    )
+    for x, y in crossings:
+        if x is not None and y is not None and _names_level(x, y) in ("exact", "particle", "typo"):
+            return "used_name"
+    return "disagree"
+
+
+def compare_used_name(a: Traits, b: Traits) -> str:
+    """Used names, when both records carry one."""
+    if a.used_name_n is None or b.used_name_n is None:
+        return "missing"
+    level = _names_level(a.used_name_n, b.used_name_n)
+    if level in ("exact", "particle"):
+        return "exact"
+    return "typo" if level == "typo" else "disagree"
+
+
+def _is_compound_of(short: NormalisedGivenNames, long: NormalisedGivenNames) -> bool:
+    """JEAN against JEAN-PIERRE, or JEAN-PIERRE against JEAN PIERRE (hyphen lost)."""
+    if len(long.words[0]) > 1 and short.first == long.words[0][0] and len(short.words[0]) == 1:
+        return True
+    return len(long.names) >= 2 and long.names[0] + long.names[1] == short.first
+
+
+def compare_given_names(a: Traits, b: Traits) -> str:
+    """First names: same first one; the same names in another order (a record listing
+    the usual first name first); a compound first name cut or split; a typing slip in
+    the first one."""
+    x, y = a.given_names_n, b.given_names_n
+    if x is None or y is None:
+        return "missing"
+    if x.first == y.first:
+        return "exact"
+    if x.first in y.names or y.first in x.names:
+        return "swapped"
+    if _is_compound_of(x, y) or _is_compound_of(y, x):
+        return "compound"
+    if typo_close(x.first, y.first):
+        return "typo"
+    return "disagree"
+
+
+def _single_slip(a: str, b: str) -> bool:
+    """One digit changed, or two neighbouring digits swapped."""
+    diff = [i for i in range(len(a)) if a[i] != b[i]]
+    if len(diff) == 1:
+        return True
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def compare_birth_date(a: Traits, b: Traits) -> str:
+    """Birth dates: equal; equal on the parts both know; day and month transposed; one
+    digit slip in day or month; one digit slip in the year with day and month equal."""
+    x, y = a.birth_date_n, b.birth_date_n
+    if x is None or y is None:
+        return "missing"
+    if x == y and x.complete:
+        return "exact"
+    if not (x.complete and y.complete):
+        return "partial" if _partial_agree(x, y) else "disagree"
+    if x.year == y.year and x.day == y.month and x.month == y.day:
+        return "transposed"
+    dx, dy = x.digits(), y.digits()
+    if _single_slip(dx, dy):
+        return "year" if dx[4:] == dy[4:] else "digit"
+    return "disagree"
+
+
+def _partial_agree(x: PartialDate, y: PartialDate) -> bool:
+    return x.year == y.year and (x.month is None or y.month is None or x.month == y.month) and (
+        x.day is None or y.day is None or x.day == y.day
+    )
+
+
+def compare_sex(a: Traits, b: Traits) -> str:
+    """Sex, when both records know it (U is unknown)."""
+    if a.sex == "U" or b.sex == "U":
+        return "missing"
+    return "equal" if a.sex == b.sex else "different"
+
+
+def _code_level(x: str | None, y: str | None) -> str:
+    if x is None or y is None:
+        return "missing"
+    if x == y:
+        return "equal"
+    return "department" if x[:2] == y[:2] else "different"
+
+
+def compare_birthplace(a: Traits, b: Traits) -> str:
+    """INSEE code of the birthplace: same commune, same department (or same foreign
+    country group, 99xxx), different."""
+    return _code_level(a.birthplace_n, b.birthplace_n)
+
+
+def compare_postal_code(a: Traits, b: Traits) -> str:
+    """Postal code of the address: weak evidence, people move."""
+    return _code_level(a.postal_code_n, b.postal_code_n)
+
+
+RULES: Final = {
+    "ins": compare_ins,
+    "birth_name": compare_birth_name,
+    "used_name": compare_used_name,
+    "given_names": compare_given_names,
+    "birth_date": compare_birth_date,
+    "sex": compare_sex,
+    "birthplace": compare_birthplace,
+    "postal_code": compare_postal_code,
+}
+"""The comparison rule of each trait, in the order explanations list them."""
