@@ -1,0 +1,363 @@
+"""ebRIM 3.0 metadata of XDS.b as typed objects (ITI TF-3 4.2.3, 4.2.5).
+
+`parse_submission` reads the rim:RegistryObjectList of an lcm:SubmitObjectsRequest into
+DocumentEntry, SubmissionSet, Folder and Association objects. Each object keeps its
+element so that the registry can store the submitted ebRIM (ids resolved) and answer
+LeafClass queries with it. Structural problems are reported as `RegistryError`s.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from actors.xds import constants as c
+from actors.xds.errors import RegistryError
+
+RIM = f"{{{c.RIM}}}"
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded value: nodeRepresentation, codingScheme slot and display name."""
+
+    code: str
+    scheme: str
+    display: str = ""
+
+    @property
+    def key(self) -> str:
+        """The `code^^scheme` form used by stored query parameters."""
+        return f"{self.code}^^{self.scheme}"
+
+
+@dataclass
+class Classification:
+    id: str
+    scheme: str
+    classified_object: str
+    node: str
+    node_representation: str
+    slots: dict[str, list[str]]
+    name: str
+    element: etree._Element
+
+
+@dataclass
+class ExternalIdentifier:
+    id: str
+    scheme: str
+    registry_object: str
+    value: str
+    element: etree._Element
+
+
+@dataclass
+class Author:
+    person: str | None
+    institutions: list[str]
+    roles: list[str]
+    specialties: list[str]
+    telecoms: list[str]
+
+
+@dataclass
+class RegistryObject:
+    """Common part of every ebRIM object of a submission."""
+
+    id: str
+    element: etree._Element
+    lid: str | None = None
+    status: str | None = None
+    home: str | None = None
+    object_type: str | None = None
+    slots: dict[str, list[str]] = field(default_factory=dict)
+    classifications: list[Classification] = field(default_factory=list)
+    external_identifiers: list[ExternalIdentifier] = field(default_factory=list)
+    name: str = ""
+    version: str | None = None
+    duplicate_slots: list[str] = field(default_factory=list)
+
+    def slot(self, name: str) -> str | None:
+        values = self.slots.get(name)
+        return values[0] if values else None
+
+    def classified(self, scheme: str) -> list[Classification]:
+        return [x for x in self.classifications if x.scheme == scheme]
+
+    def codes(self, scheme: str) -> list[Code]:
+        return [
+            Code(x.node_representation, (x.slots.get("codingScheme") or [""])[0], x.name)
+            for x in self.classified(scheme)
+        ]
+
+    def code(self, scheme: str) -> Code | None:
+        codes = self.codes(scheme)
+        return codes[0] if codes else None
+
+    def identifiers(self, scheme: str) -> list[ExternalIdentifier]:
+        return [x for x in self.external_identifiers if x.scheme == scheme]
+
+    def identifier(self, scheme: str) -> str | None:
+        found = self.identifiers(scheme)
+        return found[0].value if found else None
+
+    def authors(self, scheme: str) -> list[Author]:
+        return [
+            Author(
+                person=(x.slots.get("authorPerson") or [None])[0],
+                institutions=x.slots.get("authorInstitution", []),
+                roles=x.slots.get("authorRole", []),
+                specialties=x.slots.get("authorSpecialty", []),
+                telecoms=x.slots.get("authorTelecommunication", []),
+            )
+            for x in self.classified(scheme)
+        ]
+
+
+@dataclass
+class DocumentEntry(RegistryObject):
+    mime_type: str = ""
+
+    @property
+    def patient_id(self) -> str | None:
+        return self.identifier(c.XDSDocumentEntry_patientId)
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.identifier(c.XDSDocumentEntry_uniqueId)
+
+    @property
+    def on_demand(self) -> bool:
+        return self.object_type == c.DOCUMENT_ENTRY_ON_DEMAND
+
+
+@dataclass
+class SubmissionSet(RegistryObject):
+    @property
+    def patient_id(self) -> str | None:
+        return self.identifier(c.XDSSubmissionSet_patientId)
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.identifier(c.XDSSubmissionSet_uniqueId)
+
+
+@dataclass
+class Folder(RegistryObject):
+    @property
+    def patient_id(self) -> str | None:
+        return self.identifier(c.XDSFolder_patientId)
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.identifier(c.XDSFolder_uniqueId)
+
+
+@dataclass
+class Association(RegistryObject):
+    association_type: str = ""
+    source: str = ""
+    target: str = ""
+
+
+@dataclass
+class Submission:
+    """The content of one rim:RegistryObjectList."""
+
+    documents: list[DocumentEntry] = field(default_factory=list)
+    submission_sets: list[SubmissionSet] = field(default_factory=list)
+    folders: list[Folder] = field(default_factory=list)
+    associations: list[Association] = field(default_factory=list)
+    object_refs: list[str] = field(default_factory=list)
+    errors: list[RegistryError] = field(default_factory=list)
+    # symbolic id -> urn:uuid assigned by the registry
+    id_map: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def objects(self) -> list[RegistryObject]:
+        return [*self.submission_sets, *self.documents, *self.folders, *self.associations]
+
+    @property
+    def submission_set(self) -> SubmissionSet | None:
+        return self.submission_sets[0] if len(self.submission_sets) == 1 else None
+
+
+def _slots(element: etree._Element) -> tuple[dict[str, list[str]], list[str]]:
+    slots: dict[str, list[str]] = {}
+    duplicates: list[str] = []
+    for slot in element.iterchildren(f"{RIM}Slot"):
+        name = slot.get("name", "")
+        if name in slots:
+            duplicates.append(name)
+        slots[name] = [(v.text or "").strip() for v in slot.iter(f"{RIM}Value")]
+    return slots, duplicates
+
+
+def _localized(element: etree._Element, tag: str) -> str:
+    holder = element.find(f"{RIM}{tag}")
+    if holder is None:
+        return ""
+    string = holder.find(f"{RIM}LocalizedString")
+    return string.get("value", "") if string is not None else ""
+
+
+def _classification(element: etree._Element) -> Classification:
+    slots, _ = _slots(element)
+    return Classification(
+        id=element.get("id", ""),
+        scheme=element.get("classificationScheme", ""),
+        classified_object=element.get("classifiedObject", ""),
+        node=element.get("classificationNode", ""),
+        node_representation=element.get("nodeRepresentation", ""),
+        slots=slots,
+        name=_localized(element, "Name"),
+        element=element,
+    )
+
+
+def _fill(obj: RegistryObject) -> None:
+    element = obj.element
+    obj.lid = element.get("lid")
+    obj.status = element.get("status")
+    obj.home = element.get("home")
+    obj.object_type = element.get("objectType")
+    obj.slots, obj.duplicate_slots = _slots(element)
+    obj.name = _localized(element, "Name")
+    version = element.find(f"{RIM}VersionInfo")
+    obj.version = version.get("versionName") if version is not None else None
+    obj.classifications = [_classification(x) for x in element.iterchildren(f"{RIM}Classification")]
+    obj.external_identifiers = [
+        ExternalIdentifier(
+            id=x.get("id", ""),
+            scheme=x.get("identificationScheme", ""),
+            registry_object=x.get("registryObject", ""),
+            value=x.get("value", ""),
+            element=x,
+        )
+        for x in element.iterchildren(f"{RIM}ExternalIdentifier")
+    ]
+
+
+def parse_submission(request: etree._Element) -> Submission:
+    """Read an lcm:SubmitObjectsRequest (ITI-41 / ITI-42 / ITI-57) into typed objects.
+
+    Stand-alone Classifications (the SubmissionSet and Folder classification nodes) are
+    moved into the element of the object they classify, as the registry returns them.
+    """
+    submission = Submission()
+    object_list = request.find(f"{RIM}RegistryObjectList")
+    if object_list is None:
+        submission.errors.append(
+            RegistryError(c.XDSRegistryMetadataError, "SubmitObjectsRequest has no rim:RegistryObjectList")
+        )
+        return submission
+    packages: list[etree._Element] = []
+    loose: list[etree._Element] = []
+    for child in object_list:
+        if not isinstance(child.tag, str):
+            continue
+        qname = etree.QName(child)
+        if qname.namespace != c.RIM:
+            submission.errors.append(
+                RegistryError(c.XDSRegistryMetadataError, f"unexpected element {qname.localname} in RegistryObjectList")
+            )
+            continue
+        local = qname.localname
+        if local == "ExtrinsicObject":
+            entry = DocumentEntry(id=child.get("id", ""), element=child, mime_type=child.get("mimeType", ""))
+            _fill(entry)
+            submission.documents.append(entry)
+        elif local == "RegistryPackage":
+            packages.append(child)
+        elif local == "Association":
+            association = Association(
+                id=child.get("id", ""),
+                element=child,
+                association_type=child.get("associationType", ""),
+                source=child.get("sourceObject", ""),
+                target=child.get("targetObject", ""),
+            )
+            _fill(association)
+            submission.associations.append(association)
+        elif local == "Classification":
+            loose.append(child)
+        elif local == "ObjectRef":
+            submission.object_refs.append(child.get("id", ""))
+        else:
+            submission.errors.append(
+                RegistryError(c.XDSRegistryMetadataError, f"rim:{local} is not an XDS metadata object", child.get("id", ""))
+            )
+    by_id = {p.get("id", ""): p for p in packages}
+    for classification in loose:
+        owner = by_id.get(classification.get("classifiedObject", ""))
+        node = classification.get("classificationNode", "")
+        if owner is None or node not in (c.XDSSubmissionSet, c.XDSFolder):
+            submission.errors.append(
+                RegistryError(
+                    c.XDSRegistryMetadataError,
+                    "stand-alone Classification must classify a RegistryPackage of this submission "
+                    "as SubmissionSet or Folder",
+                    classification.get("id", ""),
+                )
+            )
+            continue
+        classification.getparent().remove(classification)
+        owner.append(classification)
+    for package in packages:
+        nodes = {x.get("classificationNode") for x in package.iterchildren(f"{RIM}Classification")}
+        if c.XDSSubmissionSet in nodes and c.XDSFolder not in nodes:
+            ss = SubmissionSet(id=package.get("id", ""), element=package)
+            _fill(ss)
+            submission.submission_sets.append(ss)
+        elif c.XDSFolder in nodes and c.XDSSubmissionSet not in nodes:
+            folder = Folder(id=package.get("id", ""), element=package)
+            _fill(folder)
+            submission.folders.append(folder)
+        else:
+            submission.errors.append(
+                RegistryError(
+                    c.XDSRegistryMetadataError,
+                    "RegistryPackage is classified neither as SubmissionSet nor as Folder",
+                    package.get("id", ""),
+                )
+            )
+    return submission
+
+
+_REFERENCE_ATTRIBUTES = ("id", "lid", "classifiedObject", "registryObject", "sourceObject", "targetObject")
+
+
+def resolve_symbolic_ids(submission: Submission) -> dict[str, str]:
+    """Give every symbolic id (not a urn:uuid) a new UUID and rewrite every reference to
+    it inside the submitted elements (ITI TF-3 4.2.3.1.5 "entryUUID")."""
+    id_map: dict[str, str] = {}
+    elements = [o.element for o in submission.objects]
+    for element in elements:
+        for node in element.iter(f"{RIM}*"):
+            value = node.get("id")
+            if value and not value.startswith("urn:uuid:") and value not in id_map:
+                id_map[value] = f"urn:uuid:{uuid.uuid4()}"
+    if id_map:
+        for element in elements:
+            for node in element.iter(f"{RIM}*"):
+                for attribute in _REFERENCE_ATTRIBUTES:
+                    value = node.get(attribute)
+                    if value in id_map:
+                        node.set(attribute, id_map[value])
+        for obj in submission.objects:
+            obj.id = id_map.get(obj.id, obj.id)
+            if obj.lid in id_map:
+                obj.lid = id_map[obj.lid]
+            if isinstance(obj, Association):
+                obj.source = id_map.get(obj.source, obj.source)
+                obj.target = id_map.get(obj.target, obj.target)
+            for x in obj.classifications:
+                x.classified_object = id_map.get(x.classified_object, x.classified_object)
+                x.id = id_map.get(x.id, x.id)
+            for e in obj.external_identifiers:
+                e.registry_object = id_map.get(e.registry_object, e.registry_object)
+                e.id = id_map.get(e.id, e.id)
+    submission.id_map = id_map
+    return id_map
