@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from hl7apy.core import Message
 
 # HL7 table 0357 (message error condition codes).
 ERR_SEGMENT_SEQUENCE = "100"
@@ -172,43 +171,49 @@ def ack(
 ) -> str:
     """Build an HL7 v2.5 original-mode ACK (MSH, MSA, ERR*) answering `request`.
 
-    `code` is MSA-1: AA accept, AE error, AR reject. MSH-9 is `ACK^<trigger>^ACK`."""
+    `code` is MSA-1: AA accept, AE error, AR reject. MSH-9 is `ACK^<trigger>^ACK`.
+    Written from a template (an ACK is on the hot path of every feed): header fields
+    copied from the request keep the request's encoding when it uses the standard
+    delimiters and are reduced to their escaped text otherwise."""
     identity = identity or Identity()
-    errors = errors or []
-    message = Message("ACK", version="2.5")
-    msh = message.msh
+    fields = [""] * 20
+    fields[3], fields[4], fields[9], fields[11] = identity.application, identity.facility, "ACK", "P"
+    standard = True
     if request is not None:
-        msh.msh_3 = request.get(5) or identity.application
-        msh.msh_4 = request.get(6) or identity.facility
-        msh.msh_5 = request.get(3)
-        msh.msh_6 = request.get(4)
+        standard = request.field_separator == "|" and request.encoding_characters[:4] == "^~\\&"
+
+        def copied(number: int) -> str:
+            value = request.get(number)
+            return value if standard else _escape(value)
+
+        fields[3] = copied(5) or _escape(identity.application)
+        fields[4] = copied(6) or _escape(identity.facility)
+        fields[5] = copied(3)
+        fields[6] = copied(4)
         trigger = request.trigger_event
-        msh.msh_9 = f"ACK^{trigger}^ACK" if trigger else "ACK"
-        msh.msh_11 = request.get(11) or "P"
-        if request.get(18):
-            msh.msh_18 = request.get(18)
-        if request.get(19):
-            msh.msh_19 = request.get(19)
+        fields[9] = f"ACK^{_escape(trigger)}^ACK" if trigger else "ACK"
+        fields[11] = copied(11) or "P"
+        fields[18] = copied(18)
+        fields[19] = copied(19)
     else:
-        msh.msh_3 = identity.application
-        msh.msh_4 = identity.facility
-        msh.msh_9 = "ACK"
-        msh.msh_11 = "P"
-    msh.msh_7 = hl7_timestamp()
-    msh.msh_10 = new_control_id()
-    message.msa.msa_1 = code
-    message.msa.msa_2 = request.get(10) if request is not None else ""
+        fields[3], fields[4] = _escape(identity.application), _escape(identity.facility)
+    fields[7] = hl7_timestamp()
+    fields[10] = new_control_id()
+    fields[12] = "2.5"
+    msh = "MSH|^~\\&|" + "|".join(fields[3:]).rstrip("|")
+    control_id = request.get(10) if request is not None else ""
+    if request is not None and not standard:
+        control_id = _escape(control_id)
+    msa = f"MSA|{code}|{control_id}"
     if text:
-        message.msa.msa_3 = _escape(text)
-    for error in errors:
-        err = message.add_segment("ERR")
-        if error.location:
-            err.err_2 = error.location
-        err.err_3 = f"{error.code}^{_TEXT_0357.get(error.code, '')}^HL70357"
-        err.err_4 = error.severity
+        msa += f"|{_escape(text)}"
+    segments = [msh, msa]
+    for error in errors or []:
+        err = ["ERR", "", error.location, f"{error.code}^{_TEXT_0357.get(error.code, '')}^HL70357", error.severity]
         if error.message:
-            err.err_8 = _escape(error.message)
-    return message.to_er7()
+            err += ["", "", "", _escape(error.message)]
+        segments.append("|".join(err))
+    return "\r".join(segments) + "\r"
 
 
 def _escape(text: str) -> str:
