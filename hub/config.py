@@ -39,6 +39,8 @@ class SecurityConfig:
     clock_skew_seconds: int = 120
     allow_sha1: bool = False
     accepted_vihf_versions: list[str] = field(default_factory=lambda: ["3.0", "4.0"])
+    # Maximum age of a VIHF assertion that has no Conditions/@NotOnOrAfter.
+    max_assertion_age_seconds: int = 300
 
 
 @dataclass
