@@ -1,0 +1,88 @@
+"""VIHF fixtures: signers from the development PKI (and from a foreign CA), composed
+templates brought up to date and signed at test time (composed/README.md, vihf/)."""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from hub import pki as hub_pki
+from hub.store import Store
+from vihf.issue import Signer, sign
+from vihf.replay import ReplayCache
+from vihf.trust import TrustStore
+from vihf.verify import Settings, Verifier
+from vihf_testing import refresh
+
+
+
+@pytest.fixture(scope="session")
+def signer(pki: Path) -> Signer:
+    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
+
+
+@pytest.fixture(scope="session")
+def foreign_signer() -> Signer:
+    """A signer whose CA is not in the hub's trust store."""
+    ca = hub_pki.make_ca("foreign CA")
+    issued = hub_pki.issue(ca, "foreign VIHF signer", None, organisation="foreign structure")
+    return Signer(issued.key, issued.certificate)
+
+
+@pytest.fixture(scope="session")
+def ca_signer(pki: Path) -> Signer:
+    """The development CA itself (trusted, but not allowed to sign assertions)."""
+    return Signer.load(pki / "ca.key", pki / "ca.pem")
+
+
+@pytest.fixture(scope="session")
+def vihf_templates(corpus: Path) -> dict[str, etree._Element]:
+    folder = corpus / "composed" / "vihf"
+    return {
+        path.stem: etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+        for path in folder.glob("*.xml")
+    }
+
+
+Template = Callable[..., etree._Element]
+
+
+@pytest.fixture
+def template(vihf_templates: dict[str, etree._Element], signer: Signer) -> Template:
+    """An up-to-date UNSIGNED copy of a composed template."""
+
+    def make(name: str = "vihf-gp-cps-directe", issuer: str | None = None, now: datetime | None = None) -> etree._Element:
+        return refresh(copy.deepcopy(vihf_templates[name]), issuer or signer.issuer_dn, now)
+
+    return make
+
+
+@pytest.fixture
+def signed(template: Template, signer: Signer) -> Template:
+    """An up-to-date composed template signed by `by` (default: the development signer);
+    `edit(assertion)` runs before signing."""
+
+    def make(
+        name: str = "vihf-gp-cps-directe",
+        by: Signer | None = None,
+        edit: Callable[[etree._Element], None] | None = None,
+        now: datetime | None = None,
+        sha1: bool = False,
+    ) -> etree._Element:
+        by = by or signer
+        assertion = template(name, issuer=by.issuer_dn, now=now)
+        if edit is not None:
+            edit(assertion)
+        return sign(assertion, by, sha1=sha1)
+
+    return make
+
+
+@pytest.fixture
+def verifier(pki: Path, store: Store) -> Verifier:
+    """A verifier trusting the development CA, with its replay cache on `store`."""
+    return Verifier(TrustStore.load(pki / "ca.pem"), ReplayCache(store), Settings())
