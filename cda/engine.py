@@ -73,7 +73,7 @@ class Validator:
 
         for compiled in self.schematrons:
             compiled.validate(document, report.step(f"schematron {compiled.name}"))
-        log.info(
+        log.debug(
             "validated %s: profile %s, %s, %d error(s), %d warning(s)",
             name, applied, "valid" if report.valid else "invalid", len(report.errors), len(report.warnings),
         )

@@ -22,6 +22,9 @@ def text(reports: Sequence[Report]) -> str:
     lines: list[str] = []
     for report in reports:
         verdict = "VALID" if report.valid else "INVALID"
+        skipped = [s.name for s in report.steps if s.status is StepStatus.SKIPPED]
+        if skipped:
+            verdict += f" [not checked: {', '.join(skipped)}]"
         detected = ", ".join(report.detected) or report.profile
         lines.append(f"{report.document}: {verdict} (profile {report.profile}: {detected})")
         for step in report.steps:

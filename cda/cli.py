@@ -1,0 +1,82 @@
+"""`tsnhub validate FILE... [--profile auto|cda|xd-lab|ci-sis] [--format text|json|junit]
+[--schema-dir DIR] [--schematron FILE]... [--config FILE]` (INTERFACES.md).
+
+Exit status: 0 every document valid, 1 some document invalid (including documents that
+are not well-formed or carry a DTD), 2 usage error, unusable configuration (schema
+folder, schematron) or a file that cannot be read.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cda import render
+from cda.engine import Validator, ValidatorConfig
+from cda.profiles import PROFILES
+from cda.report import Report
+from cda.schema import SchemaConfigurationError
+from cda.schematron import SchematronError
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+FORMATS = ("text", "json", "junit")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "validate",
+        help="validate CDA documents (CDA R2 schema, CI-SIS, XD-LAB, schematron)",
+        description="Validate clinical documents: well-formedness, HL7 CDA R2 schema, CI-SIS header rules, "
+        "XD-LAB / CR-BIO / VAC / XDS-SD content rules and ISO schematrons. Exit 0 when every document is "
+        "valid, 1 when one is invalid, 2 on a usage error or an unreadable file.",
+    )
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="CDA documents to validate")
+    parser.add_argument("--profile", choices=PROFILES, default="auto",
+                        help="validation profile (default auto: detected from the templateIds)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default text)")
+    parser.add_argument("--schema-dir", type=Path,
+                        help="folder holding the HL7 CDA schemas (CDA.xsd, CDA_SDTC.xsd, LabCDA.xsd); "
+                        "default: [cda] schema_dir of the configuration; without one the schema step is skipped")
+    parser.add_argument("--schematron", type=Path, action="append", default=[], metavar="FILE",
+                        help="ISO schematron to run (repeatable; replaces [cda] schematrons)")
+    parser.add_argument("--config", type=Path, help="hub.toml configuration file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub import config as hub_config
+
+    config = hub_config.load(args.config)
+    schema_dir = str(args.schema_dir) if args.schema_dir is not None else config.cda.schema_dir
+    schematrons = [str(p) for p in args.schematron] if args.schematron else list(config.cda.schematrons)
+    try:
+        validator = Validator(ValidatorConfig(schema_dir=schema_dir, schematrons=schematrons))
+    except (SchemaConfigurationError, SchematronError) as exc:
+        print(f"tsnhub validate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    reports: list[Report] = []
+    unreadable = False
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"tsnhub validate: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            unreadable = True
+            continue
+        reports.append(validator.validate(data, args.profile, str(path)))
+
+    if args.format == "json":
+        sys.stdout.write(render.json_text(reports))
+    elif args.format == "junit":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(render.junit(reports))
+    else:
+        sys.stdout.write(render.text(reports))
+    sys.stdout.flush()
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_VALID if all(r.valid for r in reports) else EXIT_INVALID
