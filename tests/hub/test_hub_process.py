@@ -12,7 +12,7 @@ import requests
 from lxml import etree
 
 from hub import soap
-from tests.conftest import HubProcess, mllp_exchange, mllp_read
+from conformance.hubprocess import HubProcess, mllp_exchange
 
 NS = {"s": soap.SOAP12, "wsa": soap.WSA}
 
@@ -207,11 +207,11 @@ def test_garbage_between_frames_does_not_kill_the_connection(open_hub: HubProces
 
 def test_pipelined_frames_are_answered_in_order(open_hub: HubProcess) -> None:
     frames = b"".join(b"\x0b" + hl7("ZZZ^Z01", f"P{i}") + b"\x1c\x0d" for i in range(5))
-    with open_hub.mllp_connect() as connection:
+    with open_hub.mllp_connection() as connection:
         # Split the bytes at awkward places: the framing must not depend on read sizes.
         for i in range(0, len(frames), 7):
-            connection.sendall(frames[i : i + 7])
-        ids = [segments_of(mllp_read(connection))["MSA"][2] for _ in range(5)]
+            connection.socket.sendall(frames[i : i + 7])
+        ids = [segments_of(connection.read())["MSA"][2] for _ in range(5)]
     assert ids == [f"P{i}" for i in range(5)]
 
 
