@@ -248,7 +248,10 @@ class Router:
 
     def reject_unknown(self, msh: Msh) -> str:
         known_codes = {key.split("^")[0] for key in self._handlers}
-        if msh.message_code in known_codes:
+        if not msh.get(9).strip():
+            # MSH-9 is required (HL7 v2.5 2.14.9.9): without it the structure is unknown.
+            error = Hl7Error(ERR_REQUIRED_FIELD_MISSING, "MSH^1^9", message="MSH-9 (message type) is required")
+        elif msh.message_code in known_codes:
             error = Hl7Error(ERR_UNSUPPORTED_EVENT_CODE, "MSH^1^9^2", message=f"unsupported event {msh.get(9)}")
         else:
             error = Hl7Error(ERR_UNSUPPORTED_MESSAGE_TYPE, "MSH^1^9^1", message=f"unsupported message type {msh.get(9)}")

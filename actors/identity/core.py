@@ -1,0 +1,619 @@
+"""The identity core (sans-IO): patient identity feed, merge, identifier change, link and
+unlink, with the INS rules of the French referential. Shared by PIX (ITI-8, ITI-44),
+PAM (ITI-30) and, later, FHIR; the transports turn messages into `IncomingIdentity`
+values and `IdentityError`s into their own error vocabulary.
+
+Every function works inside the caller's database transaction and raises before writing
+anything when the input is refused, so that a refused message leaves no partial write.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from hub.store.models.identity import (
+    Encounter,
+    IdentityDomain,
+    IdentityHistory,
+    IdentityIdentifier,
+    IdentityMatchCandidate,
+    IdentityPatient,
+    IdentityPerson,
+)
+
+from actors.identity import ins
+from actors.identity.events import IdentifierChanged, PatientsLinked, PatientsMerged, publish
+from actors.identity.model import Cx, Hd, IdentityStatus, Traits, normalise
+
+# HL7 table 0357 codes, the vocabulary the core reports its refusals in.
+SEGMENT_SEQUENCE = "100"
+REQUIRED_FIELD_MISSING = "101"
+DATA_TYPE = "102"
+TABLE_VALUE_NOT_FOUND = "103"
+UNKNOWN_KEY = "204"
+DUPLICATE_KEY = "205"
+
+# The empty-string marker PAM-FR sends in CX-1 to remove an INS (A47).
+DELETE_MARKER = '""'
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an error lies: segment, its sequence, field, repetition, component (HL7
+    numbering; 0 = not given). v3 and FHIR transports map it to their own paths."""
+
+    segment: str
+    sequence: int = 1
+    field: int = 0
+    repetition: int = 0
+    component: int = 0
+
+
+class IdentityError(Exception):
+    """A refusal of the identity core: table 0357 code, location, human message."""
+
+    def __init__(self, code: str, location: Location | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.location = location
+        self.message = message
+
+
+@dataclass
+class Policy:
+    """Configured domains and EMPI thresholds ([identity] of hub.toml)."""
+
+    affinity_domain: str = ins.OID_INS_NIR
+    accepted_domains: tuple[str, ...] = ()
+    auto_link_threshold: float = 0.95
+    review_threshold: float = 0.80
+
+    def accepts(self, hd: Hd, row: IdentityDomain | None = None) -> bool:
+        """Whether identifiers of this assigning authority are accepted: the affinity
+        domain, the INS authorities, the configured ones (by OID or namespace), or any
+        when `accepted_domains` holds `*`."""
+        if "*" in self.accepted_domains:
+            return True
+        allowed = {self.affinity_domain, *ins.INS_OIDS, *self.accepted_domains}
+        names = {hd.universal_id, hd.namespace}
+        if row is not None:
+            names |= {row.universal_id, row.namespace}
+        names.discard("")
+        return bool(names & allowed)
+
+    def configured(self, hd: Hd) -> bool:
+        """Named in the configuration (affinity domain, INS authorities, accepted list)."""
+        allowed = {self.affinity_domain, *ins.INS_OIDS, *self.accepted_domains}
+        return bool(({hd.universal_id, hd.namespace} - {""}) & allowed)
+
+    def knows(self, hd: Hd, row: IdentityDomain | None) -> bool:
+        """A domain a query may name: accepted, and configured or already holding
+        identifiers (with `*`, only the domains seen so far are known)."""
+        return self.accepts(hd, row) and (row is not None or self.configured(hd))
+
+
+@dataclass
+class IncomingIdentity:
+    """One patient as a message states it: identifiers (with the location of each, e.g.
+    PID-3 repetitions), traits, PID-32 reliability codes, complements (ZFA, ZFD ...)."""
+
+    identifiers: list[Cx]
+    traits: Traits
+    reliability_codes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    segment: str = "PID"
+    sequence: int = 1
+    identifier_field: int = 3
+
+
+@dataclass
+class Context:
+    """What one transaction needs besides its session: policy, clock, message id, and
+    the domains it created (cached by the caller once the transaction commits)."""
+
+    policy: Policy
+    now: datetime
+    message_id: str = ""
+    created_domains: list[IdentityDomain] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    review: list[tuple[int, float]] = field(default_factory=list)
+
+    def publish(self, session: Session, event: Any) -> None:
+        self.events.append(event)
+        publish(session, event, self.now)
+
+
+@dataclass
+class FeedResult:
+    patient_id: int
+    person_id: int
+    created: bool
+    status: IdentityStatus
+
+
+# -- assigning authorities ------------------------------------------------------------------
+
+class DomainCache:
+    """Process-wide cache of assigning authorities (never deleted, so safe to share);
+    filled only from committed rows."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], int] = {}
+        self._rows: dict[int, tuple[str, str, str]] = {}
+
+    def get(self, hd: Hd) -> int | None:
+        return self._by_key.get((hd.namespace, hd.universal_id))
+
+    def remember(self, hd: Hd, row: IdentityDomain) -> None:
+        self._by_key[(hd.namespace, hd.universal_id)] = row.id
+        self._rows[row.id] = (row.namespace, row.universal_id, row.universal_id_type)
+
+    def hd(self, domain_id: int) -> Hd | None:
+        found = self._rows.get(domain_id)
+        return Hd(*found) if found else None
+
+    def clear(self) -> None:
+        self._by_key.clear()
+        self._rows.clear()
+
+
+domain_cache = DomainCache()
+
+
+def find_domain(session: Session, hd: Hd) -> IdentityDomain | None:
+    """The stored assigning authority an HD designates: by universal id when given,
+    else by namespace."""
+    cached = domain_cache.get(hd)
+    if cached is not None:
+        return session.get(IdentityDomain, cached)
+    row: IdentityDomain | None = None
+    if hd.universal_id:
+        row = session.scalars(
+            select(IdentityDomain).where(IdentityDomain.universal_id == hd.universal_id).order_by(IdentityDomain.id)
+        ).first()
+        if row is None and hd.namespace:
+            row = session.scalars(
+                select(IdentityDomain)
+                .where(IdentityDomain.namespace == hd.namespace, IdentityDomain.universal_id == "")
+                .order_by(IdentityDomain.id)
+            ).first()
+    elif hd.namespace:
+        row = session.scalars(
+            select(IdentityDomain).where(IdentityDomain.namespace == hd.namespace).order_by(IdentityDomain.id)
+        ).first()
+    if row is not None and row.universal_id == hd.universal_id and row.namespace == hd.namespace:
+        domain_cache.remember(hd, row)
+    return row
+
+
+def resolve_domain(session: Session, ctx: Context, hd: Hd, location: Location) -> IdentityDomain:
+    """The domain of an incoming identifier, created on first use when the policy
+    accepts it; an authority the hub does not accept is `204 Unknown key identifier`."""
+    if not hd:
+        raise IdentityError(REQUIRED_FIELD_MISSING, location, "the identifier has no assigning authority (CX-4)")
+    row = find_domain(session, hd)
+    if not ctx.policy.accepts(hd, row):
+        raise IdentityError(UNKNOWN_KEY, location, f"assigning authority {hd.key} is not accepted by this PIX manager")
+    if row is None:
+        row = IdentityDomain(namespace=hd.namespace, universal_id=hd.universal_id, universal_id_type=hd.universal_id_type)
+        session.add(row)
+        session.flush()
+        ctx.created_domains.append(row)
+    elif hd.universal_id and not row.universal_id:
+        row.universal_id, row.universal_id_type = hd.universal_id, hd.universal_id_type
+    elif hd.namespace and not row.namespace:
+        row.namespace = hd.namespace
+    return row
+
+
+def domain_hd(session: Session, domain_id: int) -> Hd:
+    cached = domain_cache.hd(domain_id)
+    if cached is not None:
+        return cached
+    row = session.get(IdentityDomain, domain_id)
+    assert row is not None
+    return Hd(row.namespace, row.universal_id, row.universal_id_type)
+
+
+# -- INS rules ------------------------------------------------------------------------------
+
+@dataclass
+class Screened:
+    """Identifiers kept after the INS rules, the resulting RNIV status, and whether the
+    message asks to remove the patient's INS (PAM-FR A47 with `""`)."""
+
+    identifiers: list[tuple[int, Cx]]
+    status: IdentityStatus
+    remove_ins: bool = False
+
+
+def screen(incoming: IncomingIdentity) -> Screened:
+    """Apply the INS rules (spec/identity-fr.md §1.3, §2.3): a CX claimed as INS must
+    carry an INS authority and a valid key, else the message is refused (102/103); the
+    INS is kept only when PID-32 says VALI (then the status is QUAL), and never with the
+    DOUT/FICT attributes; given both an INS-NIA and an INS-NIR, the NIR is kept."""
+    codes = {c.upper() for c in incoming.reliability_codes}
+    kept: list[tuple[int, Cx]] = []
+    ins_ids: list[tuple[int, Cx]] = []
+    remove = False
+    for rep, cx in enumerate(incoming.identifiers, start=1):
+        loc = Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep)
+        if not cx.value:
+            raise IdentityError(REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "identifier without ID number (CX-1)")
+        hd = cx.authority
+        if ins.claims_ins(hd.universal_id, hd.namespace, cx.type_code):
+            if hd.universal_id and not ins.is_ins_authority(hd.universal_id):
+                raise IdentityError(
+                    TABLE_VALUE_NOT_FOUND, Location(loc.segment, loc.sequence, loc.field, rep, 4),
+                    f"{hd.universal_id} is not an INS assigning authority",
+                )
+            if not hd.universal_id:
+                raise IdentityError(
+                    REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 4),
+                    "an INS needs the OID of its assigning authority",
+                )
+            if cx.value == DELETE_MARKER:
+                remove = True
+                continue
+            try:
+                ins.check(cx.value)
+            except ins.InsError as exc:
+                raise IdentityError(DATA_TYPE, Location(loc.segment, loc.sequence, loc.field, rep, 1), str(exc)) from exc
+            ins_ids.append((rep, cx))
+            continue
+        if hd.universal_id == ins.OID_INS_NIR and cx.type_code == ins.TYPE_BILLING_NIR:
+            continue  # billing NIR (NH): the beneficiary's, not an identity of this patient
+        kept.append((rep, cx))
+    qualified = "VALI" in codes and not codes & {"DOUT", "FICT"}
+    if qualified and ins_ids:
+        nir = [(r, c) for r, c in ins_ids if c.authority.universal_id != ins.OID_INS_NIA]
+        kept.extend(nir or ins_ids)
+        status = IdentityStatus.QUAL
+    elif qualified:
+        status = IdentityStatus.VALI
+    else:
+        status = IdentityStatus.PROV
+    kept.sort(key=lambda item: item[0])
+    return Screened(kept, status, remove)
+
+
+# -- records ----------------------------------------------------------------------------------
+
+def _apply_traits(patient: IdentityPatient, traits: Traits, status: IdentityStatus, incoming: IncomingIdentity, now: datetime) -> None:
+    birth = traits.birth_name
+    used = traits.used_name
+    patient.family_name = birth.family
+    patient.family_norm = normalise(birth.family)
+    patient.given_name = birth.given
+    patient.given_names = birth.further_given
+    patient.given_norm = normalise(birth.given)
+    patient.prefix = birth.prefix
+    patient.used_family_name = used.family if used else ""
+    patient.used_family_norm = normalise(used.family) if used and used.family else ""
+    patient.used_given_name = used.given if used else ""
+    patient.birth_date = traits.birth_date[:8]
+    patient.sex = traits.sex[:1]
+    patient.birthplace_code = traits.birthplace_code
+    home = next((a for a in traits.addresses if a.use != "BDL"), None)
+    patient.street = home.street if home else ""
+    patient.city = home.city if home else ""
+    patient.city_norm = normalise(home.city) if home else ""
+    patient.postal_code = home.postal_code if home else ""
+    patient.country = home.country if home else ""
+    patient.phone = traits.phone
+    patient.mother_maiden_name = traits.mother_maiden_name
+    patient.status = status.value
+    patient.reliability_codes = ",".join(incoming.reliability_codes)
+    patient.source = incoming.source
+    if incoming.details:
+        patient.details = json.dumps(incoming.details, ensure_ascii=False)
+    patient.updated_at = now
+
+
+def _history(session: Session, ctx: Context, kind: str, patient_id: int, other: int | None, detail: str) -> None:
+    session.add(IdentityHistory(at=ctx.now, kind=kind, patient_id=patient_id, other_patient_id=other, detail=detail, message_id=ctx.message_id))
+
+
+def identifiers_of(session: Session, patient_id: int, active_only: bool = True) -> list[Cx]:
+    query = select(IdentityIdentifier).where(IdentityIdentifier.patient_id == patient_id)
+    if active_only:
+        query = query.where(IdentityIdentifier.active.is_(True))
+    return [Cx(row.value, domain_hd(session, row.domain_id), row.type_code) for row in session.scalars(query.order_by(IdentityIdentifier.id))]
+
+
+def find_identifier(session: Session, hd: Hd, value: str) -> IdentityIdentifier | None:
+    domain = find_domain(session, hd)
+    if domain is None:
+        return None
+    return session.scalars(
+        select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == value)
+    ).first()
+
+
+def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResult:
+    """Create or update the patient an identity feed describes (ITI-8 A01/A04/A05/A08,
+    ITI-30 A28/A31): identifiers already known select the record; the others are added
+    to it. A new record is matched against known persons (EMPI) before getting a person
+    of its own."""
+    screened = screen(incoming)
+    if not screened.identifiers and not screened.remove_ins:
+        raise IdentityError(
+            REQUIRED_FIELD_MISSING, Location(incoming.segment, incoming.sequence, incoming.identifier_field),
+            "no patient identifier (PID-3) this manager can keep",
+        )
+    resolved: list[tuple[int, Cx, IdentityDomain, IdentityIdentifier | None]] = []
+    for rep, cx in screened.identifiers:
+        loc = Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep, 4)
+        domain = resolve_domain(session, ctx, cx.authority, loc)
+        row = session.scalars(
+            select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == cx.value)
+        ).first()
+        resolved.append((rep, cx, domain, row))
+    owners: list[int] = []
+    for rep, cx, _domain, row in resolved:
+        if row is not None and row.patient_id not in owners:
+            if owners:
+                raise IdentityError(
+                    DUPLICATE_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep, 1),
+                    f"identifier {cx.value} belongs to another patient than the other identifiers of the message",
+                )
+            owners.append(row.patient_id)
+    created = not owners
+    if created:
+        patient = IdentityPatient(person_id=0, active=True, created_at=ctx.now, updated_at=ctx.now)
+        _apply_traits(patient, incoming.traits, screened.status, incoming, ctx.now)
+        person_id = match_person(session, ctx, patient, screened)
+        if person_id is None:
+            person = IdentityPerson(created_at=ctx.now)
+            session.add(person)
+            session.flush()
+            person_id = person.id
+        patient.person_id = person_id
+        session.add(patient)
+        session.flush()
+        for candidate, score in ctx.review:
+            session.add(IdentityMatchCandidate(patient_id=patient.id, candidate_person_id=candidate, score=score, status="pending", created_at=ctx.now))
+        ctx.review.clear()
+    else:
+        found = session.get(IdentityPatient, owners[0])
+        assert found is not None
+        patient = found
+        stored = IdentityStatus(patient.status)
+        if screened.status.rank >= stored.rank or incoming.source == patient.source:
+            _apply_traits(patient, incoming.traits, screened.status, incoming, ctx.now)
+    for _rep, cx, domain, row in resolved:
+        if row is None:
+            _replace_same_domain_ins(session, ctx, patient.id, domain, cx)
+            session.add(IdentityIdentifier(domain_id=domain.id, value=cx.value, patient_id=patient.id, type_code=cx.type_code, active=True))
+        elif not row.active:
+            row.active = True
+    if screened.remove_ins:
+        remove_ins(session, ctx, patient.id)
+    session.flush()
+    return FeedResult(patient.id, patient.person_id, created, IdentityStatus(patient.status))
+
+
+def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, domain: IdentityDomain, cx: Cx) -> None:
+    """A patient has one INS per INS authority: a new matricule (PAM-FR A31/A47, e.g.
+    NIA replaced by NIR, or a new NIR) retires the previous one."""
+    if domain.universal_id not in ins.INS_OIDS:
+        return
+    ins_domains = select(IdentityDomain.id).where(IdentityDomain.universal_id.in_(ins.INS_OIDS))
+    previous = session.scalars(
+        select(IdentityIdentifier).where(
+            IdentityIdentifier.patient_id == patient_id, IdentityIdentifier.domain_id.in_(ins_domains)
+        )
+    ).all()
+    for row in previous:
+        old = Cx(row.value, domain_hd(session, row.domain_id), row.type_code)
+        session.delete(row)
+        _history(session, ctx, "ins-replaced", patient_id, None, f"{old.value}@{old.authority.key} -> {cx.value}")
+        ctx.publish(session, IdentifierChanged(patient_id, old, cx))
+    session.flush()
+
+
+def remove_ins(session: Session, ctx: Context, patient_id: int) -> None:
+    """PAM-FR A47 with an empty INS: every INS (NIR and NIA) of the patient is deleted."""
+    ins_domains = select(IdentityDomain.id).where(IdentityDomain.universal_id.in_(ins.INS_OIDS))
+    rows = session.scalars(
+        select(IdentityIdentifier).where(IdentityIdentifier.patient_id == patient_id, IdentityIdentifier.domain_id.in_(ins_domains))
+    ).all()
+    for row in rows:
+        old = Cx(row.value, domain_hd(session, row.domain_id), row.type_code)
+        session.delete(row)
+        _history(session, ctx, "ins-removed", patient_id, None, f"{old.value}@{old.authority.key}")
+        ctx.publish(session, IdentifierChanged(patient_id, old, None))
+    patient = session.get(IdentityPatient, patient_id)
+    if patient is not None and patient.status == IdentityStatus.QUAL.value:
+        patient.status = IdentityStatus.VALI.value
+    session.flush()
+
+
+def _default_authority(cx: Cx, fallback: Hd) -> Cx:
+    return cx if cx.authority else Cx(cx.value, fallback, cx.type_code)
+
+
+def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: Sequence[Cx], retired_segment: Location) -> FeedResult:
+    """Merge (ITI-8/ITI-30 A40): the patients known under the MRG-1 identifiers are
+    merged into the surviving patient of PID-3. Their identifiers move to the survivor
+    (those of the retired ids themselves become inactive), their stays follow, history is
+    kept, and `PatientsMerged` is published for the XDS registry and coordination."""
+    if not retired:
+        raise IdentityError(REQUIRED_FIELD_MISSING, retired_segment, "MRG-1 (prior patient identifier) is required")
+    fallback = survivor.identifiers[0].authority if survivor.identifiers else Hd()
+    retired_rows: list[tuple[Cx, IdentityIdentifier]] = []
+    for rep, cx in enumerate(retired, start=1):
+        cx = _default_authority(cx, fallback)
+        loc = Location(retired_segment.segment, retired_segment.sequence, retired_segment.field, rep, 4)
+        if not cx.value:
+            raise IdentityError(REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "prior identifier without ID number")
+        domain = resolve_domain(session, ctx, cx.authority, loc)
+        row = session.scalars(
+            select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == cx.value)
+        ).first()
+        if row is not None:
+            retired_rows.append((cx, row))
+    # The survivor's own identifiers must not be claimed by the record being retired.
+    retired_patients = {row.patient_id for _cx, row in retired_rows}
+    trimmed = IncomingIdentity(**{**survivor.__dict__})
+    kept_ids: list[Cx] = []
+    for cx in survivor.identifiers:
+        existing = find_identifier(session, cx.authority, cx.value) if cx.authority else None
+        if existing is not None and existing.patient_id in retired_patients:
+            continue
+        kept_ids.append(cx)
+    trimmed.identifiers = kept_ids or survivor.identifiers
+    result = feed(session, ctx, trimmed)
+    surviving_ids_before = identifiers_of(session, result.patient_id)
+    for cx, row in retired_rows:
+        old_id = row.patient_id
+        if old_id == result.patient_id:
+            row.active = False
+            continue
+        old = session.get(IdentityPatient, old_id)
+        assert old is not None
+        survivor_domains = {c.authority for c in surviving_ids_before}
+        moved: list[Cx] = []
+        for ident in session.scalars(select(IdentityIdentifier).where(IdentityIdentifier.patient_id == old_id)).all():
+            hd = domain_hd(session, ident.domain_id)
+            ident.patient_id = result.patient_id
+            if (ident.value == cx.value and hd == cx.authority) or hd in survivor_domains or (
+                hd.universal_id == cx.authority.universal_id and hd.namespace == cx.authority.namespace
+            ):
+                ident.active = False
+            moved.append(Cx(ident.value, hd, ident.type_code))
+        old.active = False
+        old.merged_into_id = result.patient_id
+        old.updated_at = ctx.now
+        session.execute(update(Encounter).where(Encounter.patient_id == old_id).values(patient_id=result.patient_id))
+        session.execute(
+            update(IdentityPatient).where(IdentityPatient.merged_into_id == old_id).values(merged_into_id=result.patient_id)
+        )
+        session.flush()
+        _history(session, ctx, "merge", result.patient_id, old_id, f"{cx.value}@{cx.authority.key}")
+        ctx.publish(
+            session,
+            PatientsMerged(
+                surviving_patient_id=result.patient_id,
+                retired_patient_id=old_id,
+                surviving=tuple(_affinity_first(identifiers_of(session, result.patient_id), ctx.policy)),
+                retired=tuple(moved),
+            ),
+        )
+    return result
+
+
+def _affinity_first(ids: Iterable[Cx], policy: Policy) -> list[Cx]:
+    return sorted(ids, key=lambda c: c.authority.universal_id != policy.affinity_domain)
+
+
+def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity, old: Sequence[Cx], old_location: Location) -> FeedResult:
+    """Change of patient identifier (PAM ITI-30 A47): MRG-1 is replaced by the PID-3
+    identifier of the same domain; `""` as INS in PID-3 removes the patient's INS. An
+    unknown prior identifier makes the message a plain feed of PID-3."""
+    if not old:
+        raise IdentityError(REQUIRED_FIELD_MISSING, old_location, "MRG-1 (prior patient identifier) is required")
+    fallback = incoming.identifiers[0].authority if incoming.identifiers else Hd()
+    target: IdentityIdentifier | None = None
+    old_cx = _default_authority(old[0], fallback)
+    domain = resolve_domain(session, ctx, old_cx.authority, Location(old_location.segment, old_location.sequence, old_location.field, 1, 4))
+    target = session.scalars(
+        select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == old_cx.value)
+    ).first()
+    if target is None:
+        return feed(session, ctx, incoming)
+    screened = screen(incoming)
+    replacement = next(
+        (cx for _rep, cx in screened.identifiers if find_domain(session, cx.authority) is domain or cx.authority == old_cx.authority),
+        None,
+    )
+    patient_id = target.patient_id
+    if replacement is not None and replacement.value != old_cx.value:
+        clash = find_identifier(session, replacement.authority, replacement.value)
+        if clash is not None and clash.patient_id != patient_id:
+            raise IdentityError(DUPLICATE_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
+                                f"identifier {replacement.value} already designates another patient")
+        if clash is None:
+            session.add(IdentityIdentifier(domain_id=domain.id, value=replacement.value, patient_id=patient_id, type_code=replacement.type_code, active=True))
+        target.active = False
+        _history(session, ctx, "identifier-changed", patient_id, None, f"{old_cx.value} -> {replacement.value}@{domain.universal_id or domain.namespace}")
+        ctx.publish(session, IdentifierChanged(patient_id, old_cx, replacement))
+        session.flush()
+    elif domain.universal_id in ins.INS_OIDS and screened.remove_ins:
+        pass  # handled by the feed below (INS removal)
+    return feed(session, ctx, incoming)
+
+
+def link(session: Session, ctx: Context, first: IncomingIdentity, second: IncomingIdentity) -> tuple[FeedResult, FeedResult]:
+    """Link patient information (ITI-30 A24): both records designate one person."""
+    a = feed(session, ctx, first)
+    b = feed(session, ctx, second)
+    if a.person_id != b.person_id:
+        session.execute(update(IdentityPatient).where(IdentityPatient.person_id == b.person_id).values(person_id=a.person_id))
+        session.execute(
+            update(IdentityMatchCandidate).where(IdentityMatchCandidate.candidate_person_id == b.person_id).values(candidate_person_id=a.person_id)
+        )
+        session.execute(delete(IdentityPerson).where(IdentityPerson.id == b.person_id))
+    _history(session, ctx, "link", a.patient_id, b.patient_id, "")
+    ctx.publish(session, PatientsLinked(a.patient_id, b.patient_id, True))
+    session.flush()
+    return a, FeedResult(b.patient_id, a.person_id, b.created, b.status)
+
+
+def unlink(session: Session, ctx: Context, first: IncomingIdentity, second: IncomingIdentity) -> None:
+    """Unlink patient information (ITI-30 A37): the second record gets a person of its own."""
+    records: list[IdentityPatient] = []
+    for incoming in (first, second):
+        row: IdentityIdentifier | None = None
+        for rep, cx in enumerate(incoming.identifiers, start=1):
+            row = find_identifier(session, cx.authority, cx.value) if cx.authority else None
+            if row is not None:
+                break
+        if row is None:
+            raise IdentityError(UNKNOWN_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
+                                "no known identifier of this patient: nothing to unlink")
+        patient = session.get(IdentityPatient, row.patient_id)
+        assert patient is not None
+        records.append(patient)
+    a, b = records
+    if a.person_id == b.person_id and a.id != b.id:
+        person = IdentityPerson(created_at=ctx.now)
+        session.add(person)
+        session.flush()
+        b.person_id = person.id
+    _history(session, ctx, "unlink", a.id, b.id, "")
+    ctx.publish(session, PatientsLinked(a.id, b.id, False))
+    session.flush()
+
+
+# -- EMPI ---------------------------------------------------------------------------------------
+
+def match_person(session: Session, ctx: Context, patient: IdentityPatient, screened: Screened) -> int | None:
+    """The person a new record belongs to when the EMPI scores a known person above the
+    auto-link threshold; a grey-zone candidate is queued for identity review. The one
+    place where the identity core calls the EMPI scorer."""
+    best = empi_best_match(session, patient)
+    if best is None:
+        return None
+    person_id, score = best
+    if score >= ctx.policy.auto_link_threshold:
+        return person_id
+    if score >= ctx.policy.review_threshold:
+        ctx.review.append((person_id, score))
+    return None
+
+
+def empi_best_match(session: Session, patient: IdentityPatient) -> tuple[int, float] | None:
+    """Best (person id, score) the EMPI (`actors.empi`) finds for a new record, or None.
+
+    The scorer of `actors.empi` is not published yet: until it is, no record is linked by
+    traits (records sharing an identifier, such as an INS, are cross-referenced by
+    `feed` itself)."""
+    return None

@@ -1,0 +1,49 @@
+"""What other packages ask the identity manager (the XDS registry first): is a patient
+identifier known, and which identifier does a merged one now stand for.
+
+    from actors.identity import directory
+    directory.is_known(session, "150093306319996^^^&1.2.250.1.213.1.4.10&ISO")
+
+Merges are announced by `actors.identity.events.PatientsMerged`, published in the
+merging transaction; subscribe with `actors.identity.events.subscribe`.
+"""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from hub.store.models.identity import IdentityPatient
+
+from actors.identity import er7
+from actors.identity.core import find_identifier, identifiers_of
+from actors.identity.model import Cx
+
+
+def parse_cx(value: str | Cx) -> Cx:
+    """A CX given as ER7 text (`id^^^ns&oid&ISO^type`, as XDS patient ids are) or a `Cx`."""
+    return value if isinstance(value, Cx) else er7.parse_cx(value.strip())
+
+
+def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
+    """Whether the identifier designates an active patient (a merged-away or changed
+    identifier is no longer known)."""
+    cx = parse_cx(patient_id_cx)
+    if not cx.value or not cx.authority:
+        return False
+    row = find_identifier(session, cx.authority, cx.value)
+    if row is None or not row.active:
+        return False
+    patient = session.get(IdentityPatient, row.patient_id)
+    return patient is not None and patient.active
+
+
+def current_identifiers(session: Session, patient_id_cx: str | Cx) -> list[Cx]:
+    """The active identifiers of the patient an identifier designates or designated (a
+    retired identifier leads to its surviving patient); empty when never known."""
+    cx = parse_cx(patient_id_cx)
+    row = find_identifier(session, cx.authority, cx.value) if cx.authority else None
+    if row is None:
+        return []
+    patient = session.get(IdentityPatient, row.patient_id)
+    while patient is not None and not patient.active and patient.merged_into_id is not None:
+        patient = session.get(IdentityPatient, patient.merged_into_id)
+    return identifiers_of(session, patient.id) if patient is not None else []

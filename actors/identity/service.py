@@ -1,0 +1,61 @@
+"""What the identity transactions share at run time: the store, the policy, the hub's
+v2 identity and a clock; and the one way a v2 transaction runs (one database
+transaction, refusals answered as ACK/ERR with nothing written)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import hl7v2
+from hub.store import Store
+
+from actors.identity import core
+from actors.identity.core import Context, IdentityError, Policy
+from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class IdentityService:
+    store: Store
+    policy: Policy = field(default_factory=Policy)
+    identity: hl7v2.Identity = field(default_factory=hl7v2.Identity)
+    clock: Callable[[], datetime] = utc_now
+    on_commit: list[Callable[[Context], None]] = field(default_factory=list)
+
+    def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
+        """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls
+        it back and is answered with the ACK it describes."""
+        ctx = Context(self.policy, self.clock(), msh.get(10))
+        try:
+            with self.store.transaction() as session:
+                response = work(session, ctx)
+        except IdentityError as error:
+            return refusal_ack(msh, from_identity_error(error), self.identity)
+        except Refusal as refused:
+            return refusal_ack(msh, refused, self.identity)
+        for row in ctx.created_domains:
+            core.domain_cache.remember(core.Hd(row.namespace, row.universal_id, row.universal_id_type), row)
+        for callback in self.on_commit:
+            callback(ctx)
+        return response
+
+    def accept(self, msh: hl7v2.Msh) -> str:
+        return hl7v2.ack(msh, "AA", identity=self.identity)
+
+
+def policy_from_config(identity_config: Any) -> Policy:
+    """[identity] of hub.toml -> Policy."""
+    return Policy(
+        affinity_domain=identity_config.affinity_domain,
+        accepted_domains=tuple(identity_config.accepted_domains),
+        auto_link_threshold=float(getattr(identity_config, "match_auto_link_threshold", 0.95)),
+        review_threshold=float(getattr(identity_config, "match_review_threshold", 0.80)),
+    )
