@@ -46,7 +46,14 @@ class SecurityConfig:
 @dataclass
 class IdentityConfig:
     affinity_domain: str = "1.2.250.1.213.1.4.8"
+    # Further assigning authorities (OID or namespace) the PIX manager accepts; "*" = any.
     accepted_domains: list[str] = field(default_factory=list)
+    # PIX consumers notified by ITI-10 (ADT^A31) over MLLP, as "host:port".
+    pix_consumers: list[str] = field(default_factory=list)
+    # EMPI score at or above which a new record is linked automatically; at or above the
+    # review threshold (and below the other) it is queued for identity review.
+    match_auto_link_threshold: float = 0.95
+    match_review_threshold: float = 0.80
 
 
 @dataclass
