@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
+from hub import xmlsafe
 from vihf import names
 from vihf.principal import Code, PatientId, Software
 
@@ -194,8 +195,9 @@ def build(
 
 
 def sign(assertion: etree._Element, signer: Signer, *, sha1: bool = False) -> etree._Element:
-    """Sign `assertion` in place (enveloped, right after `Issuer`) and return it. An
-    existing signature is replaced. `sha1` produces the legacy RSA-SHA1/SHA-1 form."""
+    """Sign `assertion` (enveloped, right after `Issuer`) and return the signed assertion
+    as a new tree. An existing signature is replaced. `sha1` produces the legacy
+    RSA-SHA1/SHA-1 form."""
     for old in assertion.findall(_SIGNATURE):
         assertion.remove(old)
     method = xmlsec.Transform.RSA_SHA1 if sha1 else xmlsec.Transform.RSA_SHA256
@@ -215,7 +217,9 @@ def sign(assertion: etree._Element, signer: Signer, *, sha1: bool = False) -> et
     context.register_id(assertion, "ID")
     context.key = signer._xmlsec_key
     context.sign(signature)
-    return assertion
+    # Nodes made by xmlsec's template functions are invisible to lxml's find() (their
+    # names are not in the document dictionary): hand back a clean tree.
+    return xmlsafe.parse(etree.tostring(assertion))
 
 
 def issue(
