@@ -6,8 +6,9 @@ built so that a single error in one trait leaves at least one key intact:
 
 - `N:<phonetic family name>:<birth year>` for the birth name and for the used name (a
   married name registered as birth name still meets the other record's used name);
-- `G:<phonetic family name>:<phonetic first name>` for the birth and used names (a
-  wrong or missing birth date);
+- `G:<phonetic family name>:<phonetic first name>` for the birth and used names and
+  each first name (a wrong or missing birth date, even with the first names in another
+  order);
 - `D:<YYYYMMDD>` the complete birth date (a mistyped or changed family name);
 - `I:<INS type>:<matricule>` the INS, when its key is valid.
 
@@ -25,12 +26,11 @@ def blocking_keys(traits: Traits) -> frozenset[str]:
     names = {n.phonetic for n in (traits.birth_name_n, traits.used_name_n) if n and n.phonetic}
     date = traits.birth_date_n
     given = traits.given_names_n
-    first = phonetic_fr(given.words[0][0]) if given else ""
+    firsts = {phonetic_fr(words[0]) for words in given.words} - {""} if given else set()
     for name in names:
         if date is not None:
             keys.add(f"N:{name}:{date.year:04d}")
-        if first:
-            keys.add(f"G:{name}:{first}")
+        keys.update(f"G:{name}:{first}" for first in firsts)
     if date is not None and date.complete:
         keys.add(f"D:{date.digits()}")
     if traits.ins_n:

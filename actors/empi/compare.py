@@ -11,13 +11,22 @@ from typing import Final
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from actors.empi.traits import NormalisedGivenNames, NormalisedName, PartialDate, Traits
+from actors.empi.traits import (
+    PARTICLES,
+    NormalisedGivenNames,
+    NormalisedName,
+    PartialDate,
+    Traits,
+)
 
 LEVELS: Final[dict[str, tuple[str, ...]]] = {
     "ins": ("equal", "different", "missing"),
-    "birth_name": ("exact", "particle", "typo", "compound", "used_name", "disagree", "missing"),
+    "birth_name": (
+        "exact", "particle", "typo", "compound", "used_name", "disagree_woman", "disagree",
+        "missing",
+    ),
     "used_name": ("exact", "typo", "disagree", "missing"),
-    "given_names": ("exact", "swapped", "compound", "typo", "disagree", "missing"),
+    "given_names": ("exact", "swapped", "compound", "usual_name", "typo", "disagree", "missing"),
     "birth_date": ("exact", "partial", "transposed", "digit", "year", "disagree", "missing"),
     "sex": ("equal", "different", "missing"),
     "birthplace": ("equal", "department", "different", "missing"),
@@ -28,12 +37,13 @@ LEVELS: Final[dict[str, tuple[str, ...]]] = {
 def typo_close(a: str, b: str) -> bool:
     """Whether two folded names differ by what a typing slip makes.
 
-    One edit (substitution, insertion, deletion or swap of neighbours) for names of four
-    letters or more, two for names of eight or more; shorter names must be equal.
+    Two neighbouring letters swapped, always; otherwise one edit (substitution,
+    insertion, deletion) when one of the names has four letters or more, two when both
+    have eight or more.
     """
-    shortest = min(len(a), len(b))
-    allowed = 2 if shortest >= 8 else 1 if shortest >= 4 else 0
-    return OSA.distance(a, b, score_cutoff=allowed) <= allowed
+    allowed = 2 if min(len(a), len(b)) >= 8 else 1 if max(len(a), len(b)) >= 4 else 0
+    distance = OSA.distance(a, b, score_cutoff=max(allowed, 1))
+    return distance <= allowed or (distance == 1 and sorted(a) == sorted(b))
 
 
 def _names_level(a: NormalisedName, b: NormalisedName) -> str:
@@ -41,6 +51,8 @@ def _names_level(a: NormalisedName, b: NormalisedName) -> str:
         return "exact"
     if a.core == b.core:
         return "particle"
+    if _glued_particles(a.full, b.core) or _glued_particles(b.full, a.core):
+        return "compound"
     if typo_close(a.full, b.full) or typo_close(a.core, b.core):
         return "typo"
     if a.phonetic == b.phonetic and JaroWinkler.similarity(a.core, b.core) >= 0.88:
@@ -48,6 +60,17 @@ def _names_level(a: NormalisedName, b: NormalisedName) -> str:
     if a.tokens and b.tokens and (a.tokens <= b.tokens or b.tokens <= a.tokens):
         return "compound"
     return "disagree"
+
+
+def _glued_particles(full: str, core: str) -> bool:
+    """DELAFONTAINE against FONTAINE: particles glued to the name in one record."""
+    return full != core and full.endswith(core) and _only_particles(full[: -len(core)])
+
+
+def _only_particles(text: str) -> bool:
+    return not text or any(
+        text.startswith(p) and _only_particles(text[len(p):]) for p in PARTICLES
+    )
 
 
 def compare_ins(a: Traits, b: Traits) -> str:
@@ -64,7 +87,8 @@ def compare_birth_name(a: Traits, b: Traits) -> str:
 
     A married woman is often registered under her married name as if it were her birth
     name: agreement of a birth name with the other's used name (or of the two used names
-    when the birth names differ) is the "used_name" level.
+    when the birth names differ) is the "used_name" level; for the same reason, differing
+    birth names of two women ("disagree_woman") are weaker evidence than of two men.
     """
     if a.birth_name_n is None or b.birth_name_n is None:
         return "missing"
@@ -79,7 +103,7 @@ def compare_birth_name(a: Traits, b: Traits) -> str:
     for x, y in crossings:
         if x is not None and y is not None and _names_level(x, y) in ("exact", "particle", "typo"):
             return "used_name"
-    return "disagree"
+    return "disagree_woman" if "F" in (a.sex, b.sex) and "M" not in (a.sex, b.sex) else "disagree"
 
 
 def compare_used_name(a: Traits, b: Traits) -> str:
@@ -92,29 +116,51 @@ def compare_used_name(a: Traits, b: Traits) -> str:
     return "typo" if level == "typo" else "disagree"
 
 
-def _is_compound_of(short: NormalisedGivenNames, long: NormalisedGivenNames) -> bool:
-    """JEAN against JEAN-PIERRE, or JEAN-PIERRE against JEAN PIERRE (hyphen lost)."""
-    if len(long.words[0]) > 1 and short.first == long.words[0][0] and len(short.words[0]) == 1:
-        return True
-    return len(long.names) >= 2 and long.names[0] + long.names[1] == short.first
+def _hyphen_lost(split: NormalisedGivenNames, whole: NormalisedGivenNames) -> bool:
+    """JEAN-PIERRE written JEAN PIERRE, read as two first names."""
+    return len(split.names) >= 2 and split.names[0] + split.names[1] == whole.first
+
+
+def _is_cut_compound(short: NormalisedGivenNames, long: NormalisedGivenNames) -> bool:
+    """JEAN-PIERRE cut to JEAN.
+
+    Accepted only when the names after the cut one are also the long record's: JEAN
+    LUC is not JEAN-FRANCOIS cut, and MARIE FRANCE is not MARIE-LAURE.
+    """
+    compound = long.words[0]
+    if len(compound) < 2 or len(short.words[0]) != 1 or short.first != compound[0]:
+        return False
+    return all(name in long.names[1:] for name in short.names[1:])
 
 
 def compare_given_names(a: Traits, b: Traits) -> str:
-    """First names: same first one; the same names in another order (a record listing
-    the usual first name first); a compound first name cut or split; a typing slip in
-    the first one."""
+    """First names: same first one (a compound one with or without its hyphen); a
+    compound first name cut to its first word; the first two
+    in the other order ("swapped"); one record's first name among the other's later ones,
+    a usual first name registered alone ("usual_name", weaker: MARIE is the second first
+    name of many women); a typing slip in the first one. The last two also accept a
+    typing slip in the name found among the later ones."""
     x, y = a.given_names_n, b.given_names_n
     if x is None or y is None:
         return "missing"
-    if x.first == y.first:
+    if x.first == y.first or _hyphen_lost(x, y) or _hyphen_lost(y, x):
         return "exact"
-    if x.first in y.names or y.first in x.names:
-        return "swapped"
-    if _is_compound_of(x, y) or _is_compound_of(y, x):
+    if _is_cut_compound(x, y) or _is_cut_compound(y, x):
         return "compound"
+    if x.first in y.names and y.first in x.names:
+        return "swapped"
+    if _first_among_later(x, y) or _first_among_later(y, x):
+        return "usual_name"
     if typo_close(x.first, y.first):
         return "typo"
     return "disagree"
+
+
+def _first_among_later(x: NormalisedGivenNames, y: NormalisedGivenNames) -> bool:
+    """x's first name (or its first two glued, a compound whose hyphen was lost) is,
+    within a typing slip, one of y's later first names."""
+    firsts = {x.first, x.names[0] + x.names[1]} if len(x.names) >= 2 else {x.first}
+    return any(f == n or typo_close(f, n) for f in firsts for n in y.names[1:])
 
 
 def _single_slip(a: str, b: str) -> bool:

@@ -14,6 +14,11 @@ Two rules of identity vigilance come before the sum:
 - a pair is never linked automatically when its birth date, first names or sex
   disagree, or its family names agree on no form: twins share everything else, and
   homonyms share the names. Such a pair goes at most to review.
+
+Traits are not independent where twins are concerned: two records with the same birth
+name and birth date whose first names plainly differ are, far more often than the sum of
+weights says, twins (or namesakes born the same day). The "twins" term adds a weight
+for that combination, enough to leave such pairs out of the review queue.
 """
 from __future__ import annotations
 
@@ -32,20 +37,20 @@ DEFAULT_LEVEL_WEIGHTS: Final[Mapping[str, Mapping[str, float]]] = {
     "ins": {"equal": 0.0, "different": 0.0, "missing": 0.0},
     "birth_name": {
         "exact": 9.0, "particle": 8.0, "typo": 6.5, "compound": 6.0, "used_name": 6.0,
-        "disagree": -7.0, "missing": 0.0,
+        "disagree_woman": -4.0, "disagree": -7.0, "missing": 0.0,
     },
     "used_name": {"exact": 1.5, "typo": 1.0, "disagree": -0.5, "missing": 0.0},
     "given_names": {
-        "exact": 7.0, "swapped": 5.5, "compound": 5.0, "typo": 4.5, "disagree": -9.0,
-        "missing": 0.0,
+        "exact": 7.0, "swapped": 5.5, "compound": 3.5, "usual_name": 3.0, "typo": 4.5,
+        "disagree": -9.0, "missing": 0.0,
     },
     "birth_date": {
-        "exact": 13.0, "partial": 6.0, "transposed": 8.0, "digit": 7.0, "year": 6.5,
+        "exact": 13.0, "partial": 6.0, "transposed": 7.0, "digit": 3.5, "year": 4.5,
         "disagree": -11.0, "missing": 0.0,
     },
     "sex": {"equal": 0.9, "different": -6.0, "missing": 0.0},
-    "birthplace": {"equal": 4.0, "department": 0.5, "different": -3.0, "missing": 0.0},
-    "postal_code": {"equal": 1.5, "department": 0.3, "different": -0.3, "missing": 0.0},
+    "birthplace": {"equal": 5.0, "department": -3.5, "different": -4.5, "missing": 0.0},
+    "postal_code": {"equal": 3.5, "department": -1.0, "different": -1.5, "missing": 0.0},
 }
 """log2(m/u) of each level (bits). The INS is decided by rule, not weighted."""
 
@@ -58,13 +63,17 @@ VETO_LEVELS: Final[Mapping[str, frozenset[str]]] = {
 }
 
 
+# Family-name levels that, with an equal birth date and different first names, suggest twins.
+TWIN_NAME_LEVELS: Final = frozenset({"exact", "particle", "typo", "compound", "used_name"})
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Score thresholds: at or above `link` link automatically; at or above `review`
     queue for identity review; below, create a new patient."""
 
-    link: float = 0.995
-    review: float = 0.2
+    link: float = 0.97
+    review: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review <= self.link <= 1.0:
@@ -79,6 +88,8 @@ class Weights:
         default_factory=lambda: DEFAULT_LEVEL_WEIGHTS
     )
     prior_bits: float = -12.0
+    twins_bits: float = -20.0
+    """Added when birth name and birth date agree but the first names disagree."""
 
     def __post_init__(self) -> None:
         for trait, levels in LEVELS.items():
@@ -101,7 +112,8 @@ class MatchResult:
     """Outcome of comparing two records.
 
     `score` is the probability that both are one person (0 to 1); `bits` the summed
-    weights; `explanation` one entry per trait, in `actors.empi.compare.RULES` order;
+    weights; `explanation` one entry per trait, in `actors.empi.compare.RULES` order,
+    then the "twins" term (level "suspected" or "no");
     `reason` says which rule decided when it was not the score alone.
     """
 
@@ -133,10 +145,15 @@ class Matcher:
     def compare(self, a: Traits, b: Traits) -> MatchResult:
         """Compare two records trait by trait and decide."""
         levels = self.weights.levels
-        explanation = tuple(
-            TraitComparison(trait, level, levels[trait][level])
-            for trait, level in ((trait, rule(a, b)) for trait, rule in RULES.items())
+        compared = {trait: rule(a, b) for trait, rule in RULES.items()}
+        twins = (
+            compared["given_names"] == "disagree"
+            and compared["birth_date"] == "exact"
+            and compared["birth_name"] in TWIN_NAME_LEVELS
         )
+        explanation = tuple(
+            TraitComparison(trait, level, levels[trait][level]) for trait, level in compared.items()
+        ) + (TraitComparison("twins", "suspected" if twins else "no", self.weights.twins_bits if twins else 0.0),)
         bits = sum(c.weight for c in explanation)
         ins = explanation[0].level
         if ins == "equal":

@@ -145,6 +145,7 @@ class _Generator:
         self.rng = random.Random(seed)
         self.communes = self._communes()
         self.next_ins_order = 1
+        self.names_born_on: dict[date, tuple[str, ...]] = {}
 
     def _communes(self) -> list[tuple[str, str]]:
         """(INSEE code, postal code) pairs; most in the platform's region."""
@@ -193,20 +194,20 @@ class _Generator:
             if kind == "twin":
                 birth_name, born, birthplace, postal = like.birth_name, like.birth_date, like.birthplace, like.postal_code
                 sex = like.sex if rng.random() < 0.6 else sex
-                given = self.given_names(sex, avoid=like.given_names)
+                given = self.given_names(sex, avoid=self.names_born_on[born])
             elif kind == "homonym":
                 sex, birth_name = like.sex, like.birth_name
-                given = (like.given_names[0],) + self.given_names(sex)[1:]
+                given = (like.given_names[0],) + self.given_names(sex, avoid=like.given_names[:1])[1:]
                 if rng.random() < 0.4:
                     born = date(like.birth_date.year, rng.randint(1, 12), rng.randint(1, 28))
             elif kind == "parent":
                 sex, birth_name, postal = like.sex, like.birth_name, like.postal_code
-                given = (like.given_names[0],) + self.given_names(sex)[1:]
+                given = (like.given_names[0],) + self.given_names(sex, avoid=like.given_names[:1])[1:]
                 born = like.birth_date - timedelta(days=rng.randint(20 * 365, 40 * 365))
             elif kind == "same-date":
                 born, sex = like.birth_date, like.sex
                 birth_name = like.birth_name if fold(like.birth_name) in ("MARTIN", "BERNARD", "THOMAS", "PETIT") else rng.choice(FAMILY_NAMES[:4])
-                given = self.given_names(sex, avoid=like.given_names)
+                given = self.given_names(sex, avoid=self.names_born_on[born])
         if like is not None and kind in ("homonym", "parent") and born == like.birth_date:
             born += timedelta(days=1)
         married = None
@@ -214,6 +215,8 @@ class _Generator:
             married = self.family_name()
             while married == birth_name:
                 married = self.family_name()
+        self.names_born_on.setdefault(born, ())
+        self.names_born_on[born] += given
         order = self.next_ins_order
         self.next_ins_order += 1
         return Person(person_id, sex, birth_name, given, born, birthplace, postal,
@@ -234,7 +237,7 @@ class _Generator:
             return text[:i] + rng.choice(string.ascii_uppercase) + text[i:]
         if i == len(text) - 1:
             i -= 1
-        return text[:i] + text[i + 1] + text[i] + text[i + 2:] if text[i] != text[i + 1] else text[:i] + text[i + 2:] + "E"
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
 
     def wrong_date(self, born: date) -> date | PartialDate | None:
         """A birth date as a clerk may get it wrong: day and month transposed, a digit
