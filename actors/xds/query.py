@@ -1,0 +1,669 @@
+"""ITI-18 Registry Stored Query (ITI TF-2a 3.18.4.1.2.3.7): the fourteen stored queries,
+their parameters and errors, LeafClass and ObjectRef results.
+
+Parameter values follow ITI TF-2a 3.18.4.1.2.3.3: strings in single quotes, lists in
+parentheses; several Value elements of one Slot are ORed; for the AND/OR parameters
+($XDSDocumentEntryEventCodeList, $XDSDocumentEntryConfidentialityCode,
+$XDSFolderCodeList) repeated Slots are ANDed. Every query starts from an index.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from actors.xds import constants as c
+from actors.xds import datatypes as dt
+from actors.xds.errors import RegistryError, error_list, status_of
+from actors.xds.registry import CODE_CONFIDENTIALITY, CODE_EVENT, CODE_FOLDER
+from hub import xmlsafe
+from hub.store.models.xds import (
+    XdsAssociation,
+    XdsAuthor,
+    XdsCode,
+    XdsDocumentEntry,
+    XdsFolder,
+    XdsReferenceId,
+    XdsSubmissionSet,
+)
+
+RETURN_LEAF_CLASS = "LeafClass"
+RETURN_OBJECT_REF = "ObjectRef"
+
+_STRING = re.compile(r"'((?:[^']|'')*)'")
+_NUMBER = re.compile(r"^\s*\(?\s*([0-9]+)\s*\)?\s*$")
+
+
+class QueryError(Exception):
+    def __init__(self, code: str, context: str, location: str = "") -> None:
+        super().__init__(context)
+        self.error = RegistryError(code, context, location)
+
+
+@dataclass
+class QuerySettings:
+    max_results: int = 1000
+    home_community_id: str = ""
+
+
+@dataclass
+class Outcome:
+    response: etree._Element
+    patient_id: str | None = None
+
+
+# -- parameters -----------------------------------------------------------------------------
+
+STR, STRS, NUM, CODES, CODES_AND = "string", "strings", "number", "codes", "codes-and"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: str
+    required: bool = False
+
+
+@dataclass
+class Params:
+    """Parsed parameter values: strings and codes as lists (OR), AND/OR codes as a list
+    of OR-groups, numbers as strings."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def _strings(raw: str, name: str) -> list[str]:
+    text = raw.strip()
+    if text.startswith("("):
+        if not text.endswith(")"):
+            raise QueryError(c.XDSRegistryError, f"{name}: list value is not closed by ')'", name)
+        text = text[1:-1]
+    found = _STRING.findall(text)
+    rest = _STRING.sub("", text).replace(",", "").strip()
+    if not found or rest:
+        raise QueryError(c.XDSRegistryError, f"{name}: value must be a quoted string or a list of quoted strings", name)
+    return [s.replace("''", "'") for s in found]
+
+
+def parse_params(query: etree._Element, definitions: Sequence[Param], query_name: str) -> Params:
+    """Slots of the AdhocQuery checked against the query's parameter definitions."""
+    known = {p.name: p for p in definitions}
+    slots: dict[str, list[list[str]]] = {}
+    for slot in query.iterchildren(f"{{{c.RIM}}}Slot"):
+        name = slot.get("name", "")
+        values = [(v.text or "") for v in slot.iter(f"{{{c.RIM}}}Value")]
+        if name not in known:
+            raise QueryError(c.XDSRegistryError, f"{name} is not a parameter of {query_name}", name)
+        slots.setdefault(name, []).append(values)
+    params = Params()
+    for name, groups in slots.items():
+        kind = known[name].kind
+        if kind != CODES_AND and len(groups) > 1:
+            raise QueryError(c.XDSStoredQueryParamNumber, f"{name} is given in more than one Slot", name)
+        if kind in (STR, NUM):
+            values = groups[0]
+            if len(values) != 1:
+                raise QueryError(c.XDSStoredQueryParamNumber, f"{name} takes a single value", name)
+            if kind == NUM:
+                match = _NUMBER.match(values[0])
+                if not match or dt.check_dtm(match.group(1)):
+                    raise QueryError(c.XDSRegistryError, f"{name}: '{values[0]}' is not a DTM", name)
+                params.values[name] = match.group(1)
+            else:
+                parsed = _strings(values[0], name)
+                if len(parsed) != 1:
+                    raise QueryError(c.XDSStoredQueryParamNumber, f"{name} takes a single value", name)
+                params.values[name] = parsed[0]
+        elif kind == CODES_AND:
+            params.values[name] = [[s for v in group for s in _strings(v, name)] for group in groups]
+        else:
+            params.values[name] = [s for v in groups[0] for s in _strings(v, name)]
+    for definition in definitions:
+        if definition.required and definition.name not in params.values:
+            raise QueryError(c.XDSStoredQueryMissingParam, f"{definition.name} is required by {query_name}", definition.name)
+    return params
+
+
+def _one_of(params: Params, names: Sequence[str], query_name: str) -> tuple[str, list[str]]:
+    given = [n for n in names if params.get(n) is not None]
+    if len(given) != 1:
+        code = c.XDSStoredQueryMissingParam if not given else c.XDSStoredQueryParamNumber
+        raise QueryError(code, f"{query_name} needs exactly one of {', '.join(names)}", names[0])
+    return given[0], list(params.get(given[0]))
+
+
+# -- result -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    documents: list[XdsDocumentEntry] = field(default_factory=list)
+    submission_sets: list[XdsSubmissionSet] = field(default_factory=list)
+    folders: list[XdsFolder] = field(default_factory=list)
+    associations: list[XdsAssociation] = field(default_factory=list)
+
+    def count(self) -> int:
+        return len(self.documents) + len(self.submission_sets) + len(self.folders) + len(self.associations)
+
+    def patients(self) -> set[str]:
+        return {r.patient_id for r in [*self.documents, *self.submission_sets, *self.folders]}
+
+
+def _limited(session: Session, statement: Select[Any], limit: int) -> list[Any]:
+    rows = list(session.scalars(statement.limit(limit + 1)))
+    if len(rows) > limit:
+        raise QueryError(c.XDSTooManyResults, f"more than {limit} results; narrow the query")
+    return rows
+
+
+def _status_filter(column: Any, statuses: list[str] | None) -> Any:
+    return column.in_(statuses) if statuses else None
+
+
+def _codes_and(model_uuid: Any, kind: str, groups: list[list[str]] | None) -> list[Any]:
+    if not groups:
+        return []
+    return [
+        exists().where(XdsCode.object_uuid == model_uuid, XdsCode.kind == kind, XdsCode.code.in_(group))
+        for group in groups
+    ]
+
+
+def _authors(model_uuid: Any, patterns: list[str] | None) -> list[Any]:
+    if not patterns:
+        return []
+    return [
+        exists().where(XdsAuthor.object_uuid == model_uuid, or_(*(XdsAuthor.person.like(p) for p in patterns)))
+    ]
+
+
+def _time_range(column: Any, start: str | None, end: str | None) -> list[Any]:
+    clauses = []
+    if start:
+        clauses.append(column >= dt.pad_dtm(start))
+    if end:
+        clauses.append(column < dt.pad_dtm(end))
+    return clauses
+
+
+def _entry_types(params: Params) -> list[str]:
+    types = params.get("$XDSDocumentEntryType") or [c.DOCUMENT_ENTRY_STABLE]
+    return list(types)
+
+
+def _document_filters(params: Params, statuses_param: str = "$XDSDocumentEntryStatus") -> list[Any]:
+    """FindDocuments parameters as SQL conditions (on top of the patient index)."""
+    d = XdsDocumentEntry
+    clauses: list[Any] = [d.object_type.in_(_entry_types(params))]
+    status = params.get(statuses_param)
+    if status:
+        clauses.append(d.status.in_(status))
+    for name, column in (
+        ("$XDSDocumentEntryClassCode", d.class_code),
+        ("$XDSDocumentEntryTypeCode", d.type_code),
+        ("$XDSDocumentEntryPracticeSettingCode", d.practice_setting_code),
+        ("$XDSDocumentEntryHealthcareFacilityTypeCode", d.healthcare_facility_type_code),
+        ("$XDSDocumentEntryFormatCode", d.format_code),
+    ):
+        if params.get(name):
+            clauses.append(column.in_(params.get(name)))
+    clauses += _time_range(d.creation_time, params.get("$XDSDocumentEntryCreationTimeFrom"), params.get("$XDSDocumentEntryCreationTimeTo"))
+    clauses += _time_range(
+        d.service_start_time, params.get("$XDSDocumentEntryServiceStartTimeFrom"), params.get("$XDSDocumentEntryServiceStartTimeTo")
+    )
+    clauses += _time_range(
+        d.service_stop_time, params.get("$XDSDocumentEntryServiceStopTimeFrom"), params.get("$XDSDocumentEntryServiceStopTimeTo")
+    )
+    clauses += _codes_and(d.uuid, CODE_EVENT, params.get("$XDSDocumentEntryEventCodeList"))
+    clauses += _codes_and(d.uuid, CODE_CONFIDENTIALITY, params.get("$XDSDocumentEntryConfidentialityCode"))
+    clauses += _authors(d.uuid, params.get("$XDSDocumentEntryAuthorPerson"))
+    references = params.get("$XDSDocumentEntryReferenceIdList")
+    if references:
+        clauses.append(exists().where(XdsReferenceId.object_uuid == d.uuid, XdsReferenceId.value.in_(references)))
+    return clauses
+
+
+def _content_filters(params: Params) -> list[Any]:
+    """The DocumentEntry filters of GetAll / GetSubmissionSetAndContents / GetFolderAndContents."""
+    d = XdsDocumentEntry
+    clauses: list[Any] = [d.object_type.in_(_entry_types(params))]
+    if params.get("$XDSDocumentEntryFormatCode"):
+        clauses.append(d.format_code.in_(params.get("$XDSDocumentEntryFormatCode")))
+    clauses += _codes_and(d.uuid, CODE_CONFIDENTIALITY, params.get("$XDSDocumentEntryConfidentialityCode"))
+    return clauses
+
+
+# -- the stored queries -----------------------------------------------------------------------
+
+DOCUMENT_FIND_PARAMS = (
+    Param("$XDSDocumentEntryClassCode", CODES),
+    Param("$XDSDocumentEntryTypeCode", CODES),
+    Param("$XDSDocumentEntryPracticeSettingCode", CODES),
+    Param("$XDSDocumentEntryHealthcareFacilityTypeCode", CODES),
+    Param("$XDSDocumentEntryFormatCode", CODES),
+    Param("$XDSDocumentEntryCreationTimeFrom", NUM),
+    Param("$XDSDocumentEntryCreationTimeTo", NUM),
+    Param("$XDSDocumentEntryServiceStartTimeFrom", NUM),
+    Param("$XDSDocumentEntryServiceStartTimeTo", NUM),
+    Param("$XDSDocumentEntryServiceStopTimeFrom", NUM),
+    Param("$XDSDocumentEntryServiceStopTimeTo", NUM),
+    Param("$XDSDocumentEntryEventCodeList", CODES_AND),
+    Param("$XDSDocumentEntryConfidentialityCode", CODES_AND),
+    Param("$XDSDocumentEntryAuthorPerson", STRS),
+    Param("$XDSDocumentEntryStatus", STRS, True),
+    Param("$XDSDocumentEntryType", STRS),
+)
+HOME = Param("$homeCommunityId", STR)
+CONTENT_PARAMS = (
+    Param("$XDSDocumentEntryFormatCode", CODES),
+    Param("$XDSDocumentEntryConfidentialityCode", CODES_AND),
+    Param("$XDSDocumentEntryType", STRS),
+)
+
+
+def find_documents(session: Session, params: Params, limit: int) -> Result:
+    """FindDocuments / FindDocumentsByReferenceId: DocumentEntries of one patient."""
+    d = XdsDocumentEntry
+    statement = select(d).where(d.patient_id == params.get("$XDSDocumentEntryPatientId"), *_document_filters(params))
+    return Result(documents=_limited(session, statement.order_by(d.creation_time, d.uuid), limit))
+
+
+def find_submission_sets(session: Session, params: Params, limit: int) -> Result:
+    """FindSubmissionSets."""
+    s = XdsSubmissionSet
+    clauses: list[Any] = [s.patient_id == params.get("$XDSSubmissionSetPatientId"), s.status.in_(params.get("$XDSSubmissionSetStatus"))]
+    if params.get("$XDSSubmissionSetSourceId"):
+        clauses.append(s.source_id.in_(params.get("$XDSSubmissionSetSourceId")))
+    if params.get("$XDSSubmissionSetContentType"):
+        clauses.append(s.content_type_code.in_(params.get("$XDSSubmissionSetContentType")))
+    clauses += _time_range(
+        s.submission_time, params.get("$XDSSubmissionSetSubmissionTimeFrom"), params.get("$XDSSubmissionSetSubmissionTimeTo")
+    )
+    author = params.get("$XDSSubmissionSetAuthorPerson")
+    if author:
+        clauses += _authors(s.uuid, [author])
+    return Result(submission_sets=_limited(session, select(s).where(*clauses).order_by(s.submission_time, s.uuid), limit))
+
+
+def find_folders(session: Session, params: Params, limit: int) -> Result:
+    """FindFolders."""
+    f = XdsFolder
+    clauses: list[Any] = [f.patient_id == params.get("$XDSFolderPatientId"), f.status.in_(params.get("$XDSFolderStatus"))]
+    clauses += _time_range(f.last_update_time, params.get("$XDSFolderLastUpdateTimeFrom"), params.get("$XDSFolderLastUpdateTimeTo"))
+    clauses += _codes_and(f.uuid, CODE_FOLDER, params.get("$XDSFolderCodeList"))
+    return Result(folders=_limited(session, select(f).where(*clauses).order_by(f.last_update_time, f.uuid), limit))
+
+
+def _associations_from(session: Session, sources: Iterable[str], limit: int, types: Sequence[str] | None = None) -> list[XdsAssociation]:
+    sources = list(sources)
+    if not sources:
+        return []
+    a = XdsAssociation
+    statement = select(a).where(a.source.in_(sources))
+    if types:
+        statement = statement.where(a.association_type.in_(types))
+    return _limited(session, statement.order_by(a.uuid), limit)
+
+
+def get_all(session: Session, params: Params, limit: int) -> Result:
+    """GetAll: every SubmissionSet, DocumentEntry, Folder and Association of a patient."""
+    patient = params.get("$patientId")
+    d, s, f = XdsDocumentEntry, XdsSubmissionSet, XdsFolder
+    result = Result(
+        documents=_limited(
+            session,
+            select(d).where(d.patient_id == patient, d.status.in_(params.get("$XDSDocumentEntryStatus")), *_content_filters(params)),
+            limit,
+        ),
+        submission_sets=_limited(session, select(s).where(s.patient_id == patient, s.status.in_(params.get("$XDSSubmissionSetStatus"))), limit),
+        folders=_limited(session, select(f).where(f.patient_id == patient, f.status.in_(params.get("$XDSFolderStatus"))), limit),
+    )
+    ids = {r.uuid for r in [*result.documents, *result.submission_sets, *result.folders]}
+    associations = _associations_from(session, ids, limit)
+    ids |= {a.uuid for a in associations}
+    result.associations = [a for a in associations if a.target in ids]
+    return result
+
+
+def _documents_by(session: Session, params: Params, query_name: str, limit: int) -> list[XdsDocumentEntry]:
+    d = XdsDocumentEntry
+    names = ["$XDSDocumentEntryEntryUUID", "$XDSDocumentEntryUniqueId"]
+    if params.get("$XDSDocumentEntryLogicalID") is not None:
+        names.append("$XDSDocumentEntryLogicalID")
+    name, values = _one_of(params, names, query_name)
+    column = {"$XDSDocumentEntryEntryUUID": d.uuid, "$XDSDocumentEntryUniqueId": d.unique_id, "$XDSDocumentEntryLogicalID": d.lid}[name]
+    return _limited(session, select(d).where(column.in_(values)).order_by(d.uuid), limit)
+
+
+def _folders_by(session: Session, params: Params, query_name: str, limit: int) -> list[XdsFolder]:
+    f = XdsFolder
+    names = ["$XDSFolderEntryUUID", "$XDSFolderUniqueId"]
+    if params.get("$XDSFolderLogicalID") is not None:
+        names.append("$XDSFolderLogicalID")
+    name, values = _one_of(params, names, query_name)
+    column = {"$XDSFolderEntryUUID": f.uuid, "$XDSFolderUniqueId": f.unique_id, "$XDSFolderLogicalID": f.lid}[name]
+    return _limited(session, select(f).where(column.in_(values)).order_by(f.uuid), limit)
+
+
+def get_documents(session: Session, params: Params, limit: int) -> Result:
+    """GetDocuments."""
+    return Result(documents=_documents_by(session, params, "GetDocuments", limit))
+
+
+def get_folders(session: Session, params: Params, limit: int) -> Result:
+    """GetFolders."""
+    return Result(folders=_folders_by(session, params, "GetFolders", limit))
+
+
+def get_associations(session: Session, params: Params, limit: int) -> Result:
+    """GetAssociations: associations whose source or target is one of $uuid."""
+    a = XdsAssociation
+    uuids = params.get("$uuid")
+    statement = select(a).where(or_(a.source.in_(uuids), a.target.in_(uuids))).order_by(a.uuid)
+    return Result(associations=_limited(session, statement, limit))
+
+
+def get_documents_and_associations(session: Session, params: Params, limit: int) -> Result:
+    """GetDocumentsAndAssociations."""
+    documents = _documents_by(session, params, "GetDocumentsAndAssociations", limit)
+    ids = [x.uuid for x in documents]
+    a = XdsAssociation
+    associations = (
+        _limited(session, select(a).where(or_(a.source.in_(ids), a.target.in_(ids))).order_by(a.uuid), limit) if ids else []
+    )
+    return Result(documents=documents, associations=associations)
+
+
+def get_submission_sets(session: Session, params: Params, limit: int) -> Result:
+    """GetSubmissionSets: the SubmissionSets whose HasMember names one of $uuid."""
+    a, s = XdsAssociation, XdsSubmissionSet
+    links = _limited(
+        session,
+        select(a).where(a.target.in_(params.get("$uuid")), a.association_type == c.HAS_MEMBER).order_by(a.uuid),
+        limit,
+    )
+    sets = {x.uuid: x for x in session.scalars(select(s).where(s.uuid.in_({x.source for x in links})))}
+    return Result(submission_sets=list(sets.values()), associations=[x for x in links if x.source in sets])
+
+
+def _members(session: Session, source: str, params: Params, limit: int) -> tuple[list[XdsDocumentEntry], list[XdsFolder], list[XdsAssociation]]:
+    links = _associations_from(session, [source], limit, [c.HAS_MEMBER])
+    targets = {x.target for x in links}
+    d, f = XdsDocumentEntry, XdsFolder
+    documents = (
+        _limited(session, select(d).where(d.uuid.in_(targets), *_content_filters(params)).order_by(d.uuid), limit) if targets else []
+    )
+    folders = list(session.scalars(select(f).where(f.uuid.in_(targets)).order_by(f.uuid))) if targets else []
+    return documents, folders, links
+
+
+def get_submission_set_and_contents(session: Session, params: Params, limit: int) -> Result:
+    """GetSubmissionSetAndContents."""
+    s = XdsSubmissionSet
+    name, values = _one_of(params, ["$XDSSubmissionSetEntryUUID", "$XDSSubmissionSetUniqueId"], "GetSubmissionSetAndContents")
+    column = s.uuid if name == "$XDSSubmissionSetEntryUUID" else s.unique_id
+    sets = list(session.scalars(select(s).where(column.in_(values))))
+    if not sets:
+        return Result()
+    if len(sets) > 1:
+        raise QueryError(c.XDSStoredQueryParamNumber, "GetSubmissionSetAndContents takes one SubmissionSet", name)
+    documents, folders, links = _members(session, sets[0].uuid, params, limit)
+    kept = {x.uuid for x in [*documents, *folders]}
+    # folder-document links made by this submission are HasMember targets of the set too
+    link_ids = {x.target for x in links}
+    inner = list(session.scalars(select(XdsAssociation).where(XdsAssociation.uuid.in_(link_ids)))) if link_ids else []
+    inner = [x for x in inner if x.source in kept and x.target in kept]
+    kept |= {x.uuid for x in inner}
+    return Result(
+        documents=documents,
+        folders=folders,
+        submission_sets=sets,
+        associations=[x for x in links if x.target in kept] + inner,
+    )
+
+
+def get_folder_and_contents(session: Session, params: Params, limit: int) -> Result:
+    """GetFolderAndContents."""
+    folders = _folders_by(session, params, "GetFolderAndContents", limit)
+    if not folders:
+        return Result()
+    if len(folders) > 1:
+        raise QueryError(c.XDSStoredQueryParamNumber, "GetFolderAndContents takes one Folder", "$XDSFolderEntryUUID")
+    documents, _, links = _members(session, folders[0].uuid, params, limit)
+    kept = {x.uuid for x in documents}
+    return Result(documents=documents, folders=folders, associations=[x for x in links if x.target in kept])
+
+
+def get_folders_for_document(session: Session, params: Params, limit: int) -> Result:
+    """GetFoldersForDocument."""
+    documents = _documents_by(session, params, "GetFoldersForDocument", limit)
+    if not documents:
+        return Result()
+    a, f = XdsAssociation, XdsFolder
+    sources = select(a.source).where(a.target.in_([x.uuid for x in documents]), a.association_type == c.HAS_MEMBER)
+    return Result(folders=_limited(session, select(f).where(f.uuid.in_(sources)).order_by(f.uuid), limit))
+
+
+def get_related_documents(session: Session, params: Params, limit: int) -> Result:
+    """GetRelatedDocuments: the entry and the entries related to it by $AssociationTypes
+    (either direction), with those associations; nothing when none is related."""
+    documents = _documents_by(session, params, "GetRelatedDocuments", limit)
+    if not documents:
+        return Result()
+    ids = [x.uuid for x in documents]
+    a, d = XdsAssociation, XdsDocumentEntry
+    types = params.get("$AssociationTypes")
+    associations = _limited(
+        session,
+        select(a).where(or_(a.source.in_(ids), a.target.in_(ids)), a.association_type.in_(types)).order_by(a.uuid),
+        limit,
+    )
+    others = {x.target for x in associations} | {x.source for x in associations}
+    related = list(session.scalars(select(d).where(d.uuid.in_(others - set(ids))).order_by(d.uuid))) if others else []
+    if not related:
+        return Result()
+    present = set(ids) | {x.uuid for x in related}
+    return Result(documents=documents + related, associations=[x for x in associations if x.source in present and x.target in present])
+
+
+@dataclass(frozen=True)
+class StoredQuery:
+    name: str
+    params: tuple[Param, ...]
+    run: Callable[[Session, Params, int], Result]
+    patient_param: str | None = None
+
+
+QUERIES: dict[str, StoredQuery] = {
+    c.FIND_DOCUMENTS: StoredQuery(
+        "FindDocuments", (Param("$XDSDocumentEntryPatientId", STR, True), *DOCUMENT_FIND_PARAMS), find_documents, "$XDSDocumentEntryPatientId"
+    ),
+    c.FIND_DOCUMENTS_BY_REFERENCE_ID: StoredQuery(
+        "FindDocumentsByReferenceId",
+        (
+            Param("$XDSDocumentEntryPatientId", STR, True),
+            Param("$XDSDocumentEntryReferenceIdList", STRS, True),
+            *DOCUMENT_FIND_PARAMS,
+        ),
+        find_documents,
+        "$XDSDocumentEntryPatientId",
+    ),
+    c.FIND_SUBMISSION_SETS: StoredQuery(
+        "FindSubmissionSets",
+        (
+            Param("$XDSSubmissionSetPatientId", STR, True),
+            Param("$XDSSubmissionSetSourceId", STRS),
+            Param("$XDSSubmissionSetSubmissionTimeFrom", NUM),
+            Param("$XDSSubmissionSetSubmissionTimeTo", NUM),
+            Param("$XDSSubmissionSetAuthorPerson", STR),
+            Param("$XDSSubmissionSetContentType", CODES),
+            Param("$XDSSubmissionSetStatus", STRS, True),
+        ),
+        find_submission_sets,
+        "$XDSSubmissionSetPatientId",
+    ),
+    c.FIND_FOLDERS: StoredQuery(
+        "FindFolders",
+        (
+            Param("$XDSFolderPatientId", STR, True),
+            Param("$XDSFolderLastUpdateTimeFrom", NUM),
+            Param("$XDSFolderLastUpdateTimeTo", NUM),
+            Param("$XDSFolderCodeList", CODES_AND),
+            Param("$XDSFolderStatus", STRS, True),
+        ),
+        find_folders,
+        "$XDSFolderPatientId",
+    ),
+    c.GET_ALL: StoredQuery(
+        "GetAll",
+        (
+            Param("$patientId", STR, True),
+            Param("$XDSDocumentEntryStatus", STRS, True),
+            Param("$XDSSubmissionSetStatus", STRS, True),
+            Param("$XDSFolderStatus", STRS, True),
+            *CONTENT_PARAMS,
+        ),
+        get_all,
+        "$patientId",
+    ),
+    c.GET_DOCUMENTS: StoredQuery(
+        "GetDocuments",
+        (
+            Param("$XDSDocumentEntryEntryUUID", STRS),
+            Param("$XDSDocumentEntryUniqueId", STRS),
+            Param("$XDSDocumentEntryLogicalID", STRS),
+            Param("$MetadataLevel", NUM),
+            HOME,
+        ),
+        get_documents,
+    ),
+    c.GET_FOLDERS: StoredQuery(
+        "GetFolders",
+        (Param("$XDSFolderEntryUUID", STRS), Param("$XDSFolderUniqueId", STRS), Param("$XDSFolderLogicalID", STRS), Param("$MetadataLevel", NUM), HOME),
+        get_folders,
+    ),
+    c.GET_ASSOCIATIONS: StoredQuery("GetAssociations", (Param("$uuid", STRS, True), Param("$MetadataLevel", NUM), HOME), get_associations),
+    c.GET_DOCUMENTS_AND_ASSOCIATIONS: StoredQuery(
+        "GetDocumentsAndAssociations",
+        (Param("$XDSDocumentEntryEntryUUID", STRS), Param("$XDSDocumentEntryUniqueId", STRS), Param("$MetadataLevel", NUM), HOME),
+        get_documents_and_associations,
+    ),
+    c.GET_SUBMISSION_SETS: StoredQuery("GetSubmissionSets", (Param("$uuid", STRS, True), HOME), get_submission_sets),
+    c.GET_SUBMISSION_SET_AND_CONTENTS: StoredQuery(
+        "GetSubmissionSetAndContents",
+        (Param("$XDSSubmissionSetEntryUUID", STRS), Param("$XDSSubmissionSetUniqueId", STRS), *CONTENT_PARAMS, HOME),
+        get_submission_set_and_contents,
+    ),
+    c.GET_FOLDER_AND_CONTENTS: StoredQuery(
+        "GetFolderAndContents",
+        (Param("$XDSFolderEntryUUID", STRS), Param("$XDSFolderUniqueId", STRS), *CONTENT_PARAMS, HOME),
+        get_folder_and_contents,
+    ),
+    c.GET_FOLDERS_FOR_DOCUMENT: StoredQuery(
+        "GetFoldersForDocument",
+        (Param("$XDSDocumentEntryEntryUUID", STRS), Param("$XDSDocumentEntryUniqueId", STRS), HOME),
+        get_folders_for_document,
+    ),
+    c.GET_RELATED_DOCUMENTS: StoredQuery(
+        "GetRelatedDocuments",
+        (
+            Param("$XDSDocumentEntryEntryUUID", STR),
+            Param("$XDSDocumentEntryUniqueId", STR),
+            Param("$AssociationTypes", STRS, True),
+            Param("$MetadataLevel", NUM),
+            HOME,
+        ),
+        get_related_documents,
+    ),
+}
+
+
+# -- response ---------------------------------------------------------------------------------
+
+
+def _leaf(xml: str, status: str, home: str) -> etree._Element:
+    element = xmlsafe.parse(xml.encode("utf-8"))
+    element.set("status", status)
+    if home:
+        element.set("home", home)
+    return element
+
+
+def _folder_leaf(row: XdsFolder, home: str) -> etree._Element:
+    element = _leaf(row.xml, row.status, home)
+    slot = etree.Element(f"{{{c.RIM}}}Slot", name=c.SLOT_LAST_UPDATE_TIME)
+    etree.SubElement(etree.SubElement(slot, f"{{{c.RIM}}}ValueList"), f"{{{c.RIM}}}Value").text = row.last_update_time
+    element.insert(0, slot)
+    return element
+
+
+def response_element(result: Result | None, errors: list[RegistryError], return_type: str, home: str) -> etree._Element:
+    """query:AdhocQueryResponse with the objects in LeafClass or ObjectRef form."""
+    response = etree.Element(f"{{{c.QUERY}}}AdhocQueryResponse", nsmap={"query": c.QUERY, "rim": c.RIM, "rs": c.RS})
+    response.set("status", status_of(errors))
+    if errors:
+        response.append(error_list(errors))
+    objects = etree.SubElement(response, f"{{{c.RIM}}}RegistryObjectList")
+    if result is None:
+        return response
+    if return_type == RETURN_OBJECT_REF:
+        for row in [*result.submission_sets, *result.documents, *result.folders, *result.associations]:
+            ref = etree.SubElement(objects, f"{{{c.RIM}}}ObjectRef", id=row.uuid)
+            if home:
+                ref.set("home", home)
+        return response
+    for ss in result.submission_sets:
+        objects.append(_leaf(ss.xml, ss.status, home))
+    for document in result.documents:
+        objects.append(_leaf(document.xml, document.status, home))
+    for folder in result.folders:
+        objects.append(_folder_leaf(folder, home))
+    for association in result.associations:
+        objects.append(_leaf(association.xml, association.status, home))
+    return response
+
+
+def run(session: Session, body: etree._Element, settings: QuerySettings, check_read: Callable[[str], None]) -> Outcome:
+    """Answer one query:AdhocQueryRequest; `check_read(patient)` raises when the caller
+    may not read that patient's documents."""
+    return_type = RETURN_LEAF_CLASS
+    try:
+        if etree.QName(body).namespace != c.QUERY or etree.QName(body).localname != "AdhocQueryRequest":
+            raise QueryError(c.XDSRegistryError, "the body of ITI-18 is a query:AdhocQueryRequest (ebRS 3.0)")
+        option = body.find(f"{{{c.QUERY}}}ResponseOption")
+        return_type = option.get("returnType", RETURN_OBJECT_REF) if option is not None else RETURN_OBJECT_REF
+        if return_type not in (RETURN_LEAF_CLASS, RETURN_OBJECT_REF):
+            raise QueryError(c.XDSRegistryError, f"returnType {return_type} is not LeafClass or ObjectRef")
+        query = body.find(f"{{{c.RIM}}}AdhocQuery")
+        if query is None:
+            raise QueryError(c.XDSRegistryError, "AdhocQueryRequest has no rim:AdhocQuery")
+        stored = QUERIES.get(query.get("id", ""))
+        if stored is None:
+            raise QueryError(c.XDSUnknownStoredQuery, f"unknown stored query {query.get('id', '')}", query.get("id", ""))
+        params = parse_params(query, stored.params, stored.name)
+        patient = params.get(stored.patient_param) if stored.patient_param else None
+        if patient is not None:
+            reason = dt.check_cx(patient)
+            if reason:
+                raise QueryError(c.XDSRegistryError, f"{stored.patient_param}: {reason}", stored.patient_param or "")
+            check_read(patient)
+        result = stored.run(session, params, settings.max_results)
+        if result.count() > settings.max_results:
+            raise QueryError(c.XDSTooManyResults, f"more than {settings.max_results} results; narrow the query")
+        patients = result.patients()
+        if return_type == RETURN_LEAF_CLASS and len(patients) > 1:
+            raise QueryError(c.XDSResultNotSinglePatient, "the result holds objects of more than one patient")
+        for other in patients - ({patient} if patient else set()):
+            check_read(other)
+        home = settings.home_community_id
+        return Outcome(response_element(result, [], return_type, home), patient or (next(iter(patients)) if len(patients) == 1 else None))
+    except QueryError as error:
+        return Outcome(response_element(None, [error.error], return_type, settings.home_community_id))

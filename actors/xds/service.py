@@ -1,0 +1,186 @@
+"""SOAP bindings of the XDS.b actors: the handlers behind /xds/registry and
+/xds/repository (INTERFACES.md) and `install(hub)`.
+
+Each handler parses the body, asks the access policy, runs the actor in one store
+transaction and answers in the transaction's vocabulary (RegistryResponse errors).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import logging
+
+from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from actors.xds import access, query, update
+from actors.xds import constants as c
+from actors.xds.errors import RegistryError, XdsFailure, registry_response
+from actors.xds.metadata import parse_submission
+from actors.xds.patients import PatientDirectory, StorePatientDirectory
+from actors.xds.registry import RegistrySettings, register
+from actors.xds.repository import (
+    RepositorySettings,
+    parse_provide_and_register,
+    parse_retrieve,
+    provide_and_register,
+    retrieve,
+    retrieve_response,
+)
+from actors.xds.validation import ITI42
+from hub.soap import SoapRequest, SoapResponse
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+WSDL_DIR = Path(__file__).resolve().parents[2] / "wsdl"
+REGISTRY_PATH = "/xds/registry"
+REPOSITORY_PATH = "/xds/repository"
+log = logging.getLogger(__name__)
+
+
+def _store_error(code: str, transaction: str) -> list[RegistryError]:
+    """A store failure rolled the transaction back: say so in the transaction's terms."""
+    log.exception("store error during %s; the transaction was rolled back", transaction)
+    return [RegistryError(code, "the store could not complete the transaction; nothing was recorded")]
+
+
+def patient_directory(hub: Hub, session: Session) -> PatientDirectory:
+    """The registry's view of known patients (see `actors.xds.patients`)."""
+    return StorePatientDirectory(session, hub.config.identity.affinity_domain)
+
+
+def _registry_settings(hub: Hub) -> RegistrySettings:
+    return RegistrySettings()
+
+
+def _failure(code: str, context: str, action: str) -> SoapResponse:
+    return SoapResponse(registry_response([RegistryError(code, context)]), action)
+
+
+def _is(element: etree._Element, namespace: str, local: str) -> bool:
+    qname = etree.QName(element)
+    return qname.namespace == namespace and qname.localname == local
+
+
+def _legacy(element: etree._Element) -> bool:
+    return etree.QName(element).namespace in (c.EBRS21_RS, c.EBRS21_RIM)
+
+
+def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
+    """ITI-42 Register Document Set-b."""
+    action = c.ACTION_ITI42_RESPONSE
+    if _legacy(request.body):
+        return _failure(c.XDSRegistryMetadataError, "ebRS 2.1 metadata is not accepted: XDS.b uses ebRS 3.0", action)
+    if not _is(request.body, c.LCM, "SubmitObjectsRequest"):
+        return _failure(c.XDSRegistryMetadataError, "the body of ITI-42 is an lcm:SubmitObjectsRequest", action)
+    submission = parse_submission(request.body)
+    patient = submission.submission_set.patient_id if submission.submission_set else None
+    if patient:
+        access.check_submit(request.principal, patient)
+    errors: list[RegistryError] = []
+    try:
+        with hub.store.transaction() as session:
+            register(session, submission, patient_directory(hub, session), _registry_settings(hub), ITI42)
+    except XdsFailure as failure:
+        errors = failure.errors
+    except SQLAlchemyError:
+        errors = _store_error(c.XDSRegistryError, "ITI-42")
+    response = SoapResponse(registry_response(errors), action)
+    response.audit_patient = patient  # type: ignore[attr-defined]
+    return response
+
+
+def iti41(request: SoapRequest, hub: Hub) -> SoapResponse:
+    """ITI-41 Provide and Register Document Set-b (MTOM or inline documents)."""
+    action = c.ACTION_ITI41_RESPONSE
+    if not _is(request.body, c.XDSB, "ProvideAndRegisterDocumentSetRequest"):
+        return _failure(
+            c.XDSRepositoryMetadataError, "the body of ITI-41 is an xdsb:ProvideAndRegisterDocumentSetRequest", action
+        )
+    parsed = parse_provide_and_register(request.body, request.binary)
+    ss = parsed.submission.submission_set
+    patient = ss.patient_id if ss else None
+    if patient:
+        access.check_submit(request.principal, patient)
+    settings = RepositorySettings(hub.config.xds.repository_unique_id, _registry_settings(hub))
+    errors: list[RegistryError] = []
+    try:
+        with hub.store.transaction() as session:
+            provide_and_register(session, parsed, patient_directory(hub, session), settings)
+    except XdsFailure as failure:
+        errors = failure.errors
+    except SQLAlchemyError:
+        errors = _store_error(c.XDSRepositoryError, "ITI-41")
+    response = SoapResponse(registry_response(errors), action)
+    response.audit_patient = patient  # type: ignore[attr-defined]
+    return response
+
+
+def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
+    """ITI-43 Retrieve Document Set: MTOM response when the request was MTOM."""
+    action = c.ACTION_ITI43_RESPONSE
+    if not _is(request.body, c.XDSB, "RetrieveDocumentSetRequest"):
+        body, _ = retrieve_response(
+            [], [RegistryError(c.XDSRepositoryError, "the body of ITI-43 is an xdsb:RetrieveDocumentSetRequest")]
+        )
+        return SoapResponse(body, action)
+    requests, errors = parse_retrieve(request.body)
+    with hub.store.session() as session:
+        found, missing = retrieve(session, requests, hub.config.xds.repository_unique_id)
+    for document in found:
+        access.check_read(request.principal, document.patient_id)
+    body, slots = retrieve_response(found, errors + missing)
+    response = SoapResponse(body, action)
+    for element, content in slots:
+        response.attach(element, content)
+    patients = {d.patient_id for d in found}
+    response.audit_patient = next(iter(patients)) if len(patients) == 1 else None  # type: ignore[attr-defined]
+    return response
+
+
+def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
+    """ITI-18 Registry Stored Query."""
+    settings = query.QuerySettings(
+        max_results=hub.config.xds.max_query_results, home_community_id=hub.config.xds.home_community_id
+    )
+    with hub.store.session() as session:
+        outcome = query.run(session, request.body, settings, lambda patient: access.check_read(request.principal, patient))
+    response = SoapResponse(outcome.response, c.ACTION_ITI18_RESPONSE)
+    response.audit_patient = outcome.patient_id  # type: ignore[attr-defined]
+    return response
+
+
+def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
+    """ITI-57 Update Document Set (Metadata Update)."""
+    action = c.ACTION_ITI57_RESPONSE
+    if _legacy(request.body) or not _is(request.body, c.LCM, "SubmitObjectsRequest"):
+        return _failure(c.XDSMetadataUpdateError, "the body of ITI-57 is an lcm:SubmitObjectsRequest (ebRS 3.0)", action)
+    submission = parse_submission(request.body)
+    patient = submission.submission_set.patient_id if submission.submission_set else None
+    if patient:
+        access.check_submit(request.principal, patient)
+    errors: list[RegistryError] = []
+    try:
+        with hub.store.transaction() as session:
+            update.update_document_set(session, submission, patient_directory(hub, session), _registry_settings(hub))
+    except XdsFailure as failure:
+        errors = failure.errors
+    except SQLAlchemyError:
+        errors = _store_error(c.XDSRegistryError, "ITI-57")
+    response = SoapResponse(registry_response(errors), action)
+    response.audit_patient = patient  # type: ignore[attr-defined]
+    return response
+
+
+def install(hub: Hub) -> None:
+    """Register the Document Registry and Document Repository endpoints."""
+    registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl")
+    registry.operation(c.ACTION_ITI42, "ITI-42", iti42)
+    registry.operation(c.ACTION_ITI18, "ITI-18", iti18)
+    registry.operation(c.ACTION_ITI57, "ITI-57", iti57)
+    repository = hub.soap_endpoint(REPOSITORY_PATH, WSDL_DIR / "XDS.b_DocumentRepository.wsdl")
+    repository.operation(c.ACTION_ITI41, "ITI-41", iti41)
+    repository.operation(c.ACTION_ITI43, "ITI-43", iti43)
