@@ -77,8 +77,8 @@ def _instant(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _add(parent: etree._Element, name: str, text: str | None = None, **attributes: str | None) -> etree._Element:
-    element = etree.SubElement(parent, f"{{{NS}}}{name}")
+def _add(parent: etree._Element, tag: str, text: str | None = None, **attributes: str | None) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{NS}}}{tag}")
     for key, value in attributes.items():
         if value is not None:
             element.set(key, value)
@@ -87,9 +87,9 @@ def _add(parent: etree._Element, name: str, text: str | None = None, **attribute
     return element
 
 
-def _code(parent: etree._Element, name: str, code: Code | None) -> None:
+def _code(parent: etree._Element, tag: str, code: Code | None) -> None:
     if code is not None:
-        _add(parent, name, code=code.code, codeSystem=code.code_system, displayName=code.display_name)
+        _add(parent, tag, code=code.code, codeSystem=code.code_system, displayName=code.display_name)
 
 
 def describe(principal: Principal) -> etree._Element:
