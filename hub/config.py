@@ -51,9 +51,10 @@ class IdentityConfig:
     # PIX consumers notified by ITI-10 (ADT^A31) over MLLP, as "host:port".
     pix_consumers: list[str] = field(default_factory=list)
     # EMPI score at or above which a new record is linked automatically; at or above the
-    # review threshold (and below the other) it is queued for identity review.
-    match_auto_link_threshold: float = 0.95
-    match_review_threshold: float = 0.80
+    # review threshold (and below the other) it is queued for identity review. Defaults
+    # are actors.empi.Thresholds(), measured by `python -m bench.bench_empi`.
+    match_auto_link_threshold: float = 0.97
+    match_review_threshold: float = 0.5
 
 
 @dataclass
