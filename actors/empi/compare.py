@@ -168,7 +168,10 @@ def _single_slip(a: str, b: str) -> bool:
     diff = [i for i in range(len(a)) if a[i] != b[i]]
     if len(diff) == 1:
         return True
-    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    if len(diff) != 2 or diff[1] != diff[0] + 1:
+        return False
+    i, j = diff
+    return a[i] == b[j] and a[j] == b[i]
 
 
 def compare_birth_date(a: Traits, b: Traits) -> str:

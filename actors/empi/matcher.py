@@ -153,7 +153,11 @@ class Matcher:
         )
         explanation = tuple(
             TraitComparison(trait, level, levels[trait][level]) for trait, level in compared.items()
-        ) + (TraitComparison("twins", "suspected" if twins else "no", self.weights.twins_bits if twins else 0.0),)
+        ) + (
+            TraitComparison("twins", "suspected", self.weights.twins_bits)
+            if twins
+            else TraitComparison("twins", "no", 0.0),
+        )
         bits = sum(c.weight for c in explanation)
         ins = explanation[0].level
         if ins == "equal":
@@ -174,7 +178,9 @@ class Matcher:
             reason = "disagreement on " + ", ".join(vetoes)
         return MatchResult(score, decision, bits, explanation, reason)
 
-    def rank(self, incoming: Traits, candidates: Iterable[tuple[K, Traits]]) -> list[tuple[K, MatchResult]]:
+    def rank(
+        self, incoming: Traits, candidates: Iterable[tuple[K, Traits]]
+    ) -> list[tuple[K, MatchResult]]:
         """Compare `incoming` with each candidate; best score first (ties keep order)."""
         results = [(key, self.compare(incoming, traits)) for key, traits in candidates]
         results.sort(key=lambda item: item[1].score, reverse=True)

@@ -102,8 +102,8 @@ class Person:
     ins: str
     married_name: str | None
     kind: str
-    """"person", or the look-alike it was drawn as: "twin", "homonym", "parent",
-    "same-date"."""
+    """Either "person" or the look-alike it was drawn as: "twin", "homonym", "parent"
+    (same family name and first name, another generation), "same-date"."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,8 @@ class SyntheticDataSet:
 def nir(sex: Sex, birth_date: date, birthplace: str, order: int) -> str:
     """A 15-character INS-NIR with a valid key, built as the NIR is: sex, year, month,
     birth department and commune (or 99 and the country), order number, key."""
-    base = f"{1 if sex == 'M' else 2}{birth_date.year % 100:02d}{birth_date.month:02d}{birthplace}{order:03d}"
+    sex_digit = 1 if sex == "M" else 2
+    base = f"{sex_digit}{birth_date.year % 100:02d}{birth_date.month:02d}{birthplace}{order:03d}"
     numeric = base.replace("2A", "19").replace("2B", "18")
     return f"{base}{97 - int(numeric) % 97:02d}"
 
@@ -154,22 +155,26 @@ class _Generator:
             department = self.rng.choice(_REGION_DEPARTMENTS if i < 110 else _OTHER_DEPARTMENTS)
             number = self.rng.randint(1, 450)
             postal_department = "20" if department in ("2A", "2B") else department
-            communes.append((f"{department}{number:03d}", f"{postal_department}{self.rng.randrange(0, 990, 10):03d}"))
+            postal = f"{postal_department}{self.rng.randrange(0, 990, 10):03d}"
+            communes.append((f"{department}{number:03d}", postal))
         return communes
 
     def family_name(self) -> str:
-        # Zipf-like: the first names of the list are far more frequent.
+        # Zipf-like: the names at the head of the list are far more frequent.
         index = min(int(self.rng.paretovariate(0.9)) - 1, len(FAMILY_NAMES) - 1)
         return FAMILY_NAMES[index] if self.rng.random() < 0.6 else self.rng.choice(FAMILY_NAMES)
 
     def given_names(self, sex: Sex, avoid: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """One to three first names, none of them close to a name in `avoid` (the
+        first names of a twin, or of people born the same day)."""
         pool = MALE_NAMES if sex == "M" else FEMALE_NAMES
         count = self.rng.choices((1, 2, 3), weights=(30, 45, 25))[0]
+        avoided = [fold(a) for a in avoid]
         names: list[str] = []
         while len(names) < count:
             name = self.rng.choice(pool)
             folded = fold(name)
-            if name in names or any(OSA.distance(folded, fold(a)) <= 2 or fold(a) in folded or folded in fold(a) for a in avoid):
+            if name in names or any(_close(folded, a) for a in avoided):
                 continue
             names.append(name)
         return tuple(names)
@@ -192,21 +197,23 @@ class _Generator:
         birthplace, postal = self.birthplace_and_postal()
         if like is not None:
             if kind == "twin":
-                birth_name, born, birthplace, postal = like.birth_name, like.birth_date, like.birthplace, like.postal_code
+                birth_name, born = like.birth_name, like.birth_date
+                birthplace, postal = like.birthplace, like.postal_code
                 sex = like.sex if rng.random() < 0.6 else sex
                 given = self.given_names(sex, avoid=self.names_born_on[born])
             elif kind == "homonym":
                 sex, birth_name = like.sex, like.birth_name
-                given = (like.given_names[0],) + self.given_names(sex, avoid=like.given_names[:1])[1:]
+                given = like.given_names[:1] + self.given_names(sex, like.given_names[:1])[1:]
                 if rng.random() < 0.4:
                     born = date(like.birth_date.year, rng.randint(1, 12), rng.randint(1, 28))
             elif kind == "parent":
                 sex, birth_name, postal = like.sex, like.birth_name, like.postal_code
-                given = (like.given_names[0],) + self.given_names(sex, avoid=like.given_names[:1])[1:]
+                given = like.given_names[:1] + self.given_names(sex, like.given_names[:1])[1:]
                 born = like.birth_date - timedelta(days=rng.randint(20 * 365, 40 * 365))
             elif kind == "same-date":
                 born, sex = like.birth_date, like.sex
-                birth_name = like.birth_name if fold(like.birth_name) in ("MARTIN", "BERNARD", "THOMAS", "PETIT") else rng.choice(FAMILY_NAMES[:4])
+                common = FAMILY_NAMES[:4]
+                birth_name = like.birth_name if like.birth_name in common else rng.choice(common)
                 given = self.given_names(sex, avoid=self.names_born_on[born])
         if like is not None and kind in ("homonym", "parent") and born == like.birth_date:
             born += timedelta(days=1)
@@ -215,8 +222,7 @@ class _Generator:
             married = self.family_name()
             while married == birth_name:
                 married = self.family_name()
-        self.names_born_on.setdefault(born, ())
-        self.names_born_on[born] += given
+        self.names_born_on[born] = self.names_born_on.get(born, ()) + given
         order = self.next_ins_order
         self.next_ins_order += 1
         return Person(person_id, sex, birth_name, given, born, birthplace, postal,
@@ -267,7 +273,8 @@ class _Generator:
         rng = self.rng
         if rng.random() < 0.2:
             traits = Traits(
-                birth_name=fold(person.birth_name), given_names=tuple(fold(g) for g in person.given_names),
+                birth_name=fold(person.birth_name),
+                given_names=tuple(fold(g) for g in person.given_names),
                 birth_date=person.birth_date, sex=person.sex, birthplace=person.birthplace,
                 used_name=person.married_name if rng.random() < 0.7 else None,
                 ins=person.ins, postal_code=person.postal_code if rng.random() < 0.8 else None,
@@ -285,7 +292,8 @@ class _Generator:
         birth_name: str | None = person.birth_name
         used_name = person.married_name if person.married_name and rng.random() < 0.65 else None
         if person.married_name and rng.random() < 0.3:
-            birth_name, used_name = person.married_name, (person.married_name if rng.random() < 0.5 else None)
+            birth_name = person.married_name
+            used_name = person.married_name if rng.random() < 0.5 else None
         elif rng.random() < 0.07:
             birth_name = self.typo(fold(person.birth_name))
         elif any(c in person.birth_name for c in " -'") and rng.random() < 0.4:
@@ -322,6 +330,11 @@ class _Generator:
             postal_code=postal,
         )
         return SyntheticRecord(record_id, person.person_id, domain, traits)
+
+
+def _close(a: str, b: str) -> bool:
+    """Names a matcher may take for one another: within two edits, or one inside the other."""
+    return OSA.distance(a, b, score_cutoff=2) <= 2 or a in b or b in a
 
 
 def generate(seed: int, people: int = 1000) -> SyntheticDataSet:
