@@ -1,0 +1,64 @@
+"""Fixtures of the XDS tests: a hub requiring VIHF, a Document Source/Consumer client
+sending fresh signed assertions, and direct access to the hub's store for seeding."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from conformance.hubprocess import HubProcess, launch_hub
+from conformance.xds_client import XdsClient
+from hub.store import Store
+from vihf.issue import Signer, issue
+from xds_support import DOMAIN, REPOSITORY
+
+HUB_CONFIG = f"""
+[identity]
+affinity_domain = "{DOMAIN}"
+
+[xds]
+repository_unique_id = "{REPOSITORY}"
+max_query_results = 50
+"""
+
+
+@pytest.fixture(scope="session")
+def signer(pki: Path) -> Signer:
+    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
+
+
+def assertion_source(signer: Signer, patient: str | None = None):  # type: ignore[no-untyped-def]
+    def fresh() -> etree._Element:
+        return issue(
+            signer,
+            subject_id="899900012347",
+            subject_name="MARTIN, Paul, Médecine générale",
+            roles=["10", "SM26"],
+            structure_id="49990001234701",
+            sector="SA07",
+            patient=patient,
+        )
+
+    return fresh
+
+
+@pytest.fixture(scope="module")
+def xds_hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProcess]:
+    """One hub (VIHF required) for the XDS integration tests of a module."""
+    process = launch_hub(tmp_path_factory.mktemp("xds-hub"), pki, HUB_CONFIG)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def hub_store(xds_hub: HubProcess) -> Iterator[Store]:
+    store = Store(xds_hub.db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def client(xds_hub: HubProcess, signer: Signer) -> XdsClient:
+    return XdsClient(xds_hub.session(), xds_hub.https_url, assertion_source(signer))
