@@ -9,6 +9,7 @@ significant.
 from __future__ import annotations
 
 from collections import Counter
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -92,7 +93,8 @@ def _unescape(value: str) -> str:
     return "".join(out)
 
 
-def parse(text: str) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1024)
+def parse(text: str) -> tuple[tuple[str, str], ...]:
     """The (type, value) pairs of a DN string, in the order written. Raises ValueError."""
     pairs: list[tuple[str, str]] = []
     for rdn in _split(text, ",;"):
@@ -103,17 +105,18 @@ def parse(text: str) -> list[tuple[str, str]]:
                 raise ValueError("attribute without '='")
             name, value = ava.split("=", 1)
             pairs.append((_type(name), _unescape(value.strip())))
-    return pairs
+    return tuple(pairs)
 
 
-def of_certificate(name: x509.Name) -> list[tuple[str, str]]:
+@lru_cache(maxsize=1024)
+def of_certificate(name: x509.Name) -> tuple[tuple[str, str], ...]:
     """The (type, value) pairs of a certificate name."""
     pairs = []
     for attribute in name:
         label = _OID_NAMES.get(attribute.oid, attribute.oid.dotted_string)
         value = attribute.value if isinstance(attribute.value, str) else attribute.value.hex()
         pairs.append((label, value.strip()))
-    return pairs
+    return tuple(pairs)
 
 
 def same_subject(text: str, name: x509.Name) -> bool:

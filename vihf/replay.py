@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from hub.store import Store
@@ -29,19 +29,29 @@ class ReplayCache:
     def first_use(self, assertion_id: str, expires_at: datetime, now: datetime) -> bool:
         """Record `assertion_id` until `expires_at`; False when it is already recorded and
         not expired (a replay)."""
-        purge = self._purge_due(now)
+        table = VihfReplay.__table__
+        row = insert(table).values(assertion_id=assertion_id, expires_at=expires_at)
         try:
-            with self.store.transaction() as session:
-                session.execute(
-                    delete(VihfReplay).where(VihfReplay.assertion_id == assertion_id, VihfReplay.expires_at <= now)
+            # Core statements on one connection: this runs on every SOAP request.
+            with self.store.engine.begin() as connection:
+                connection.execute(row)
+                if self._purge_due(now):
+                    connection.execute(delete(table).where(table.c.expires_at <= now))
+            return True
+        except IntegrityError:
+            pass
+        # The ID is known: a replay, unless the row left is expired and not yet purged.
+        try:
+            with self.store.engine.begin() as connection:
+                expired = connection.execute(
+                    delete(table).where(table.c.assertion_id == assertion_id, table.c.expires_at <= now)
                 )
-                session.add(VihfReplay(assertion_id=assertion_id, expires_at=expires_at))
-                session.flush()
-                if purge:
-                    session.execute(delete(VihfReplay).where(VihfReplay.expires_at <= now))
+                if not expired.rowcount:
+                    return False
+                connection.execute(row)
+            return True
         except IntegrityError:
             return False
-        return True
 
     def purge(self, now: datetime) -> int:
         """Delete every expired ID; returns how many."""

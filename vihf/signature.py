@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import threading
 from dataclasses import dataclass
 
 import xmlsec
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from hub import xmlsafe
@@ -138,12 +141,36 @@ def signer_certificate(signature: etree._Element) -> tuple[x509.Certificate, byt
         raise faults.invalid_token("ds:X509Certificate is not a DER certificate") from None
 
 
-def _context(der: bytes, allow_sha1: bool) -> xmlsec.SignatureContext:
+_keys: dict[bytes, xmlsec.Key] = {}
+_keys_lock = threading.Lock()
+KEY_CACHE_SIZE = 256
+
+
+def _key(certificate: x509.Certificate, der: bytes) -> xmlsec.Key:
+    """The xmlsec key of a certificate, loaded once. Only the public key is loaded: a
+    context takes a duplicate of the key, and duplicating the certificate data with it
+    would cost ~40 µs per request."""
+    fingerprint = hashlib.sha256(der).digest()
+    with _keys_lock:
+        key = _keys.get(fingerprint)
+    if key is None:
+        try:
+            public = certificate.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            key = xmlsec.Key.from_memory(public, xmlsec.KeyFormat.PEM, None)
+        except (xmlsec.Error, ValueError):
+            raise faults.invalid_token("the signing certificate's key cannot be used") from None
+        with _keys_lock:
+            if len(_keys) >= KEY_CACHE_SIZE:
+                _keys.clear()
+            _keys[fingerprint] = key
+    return key
+
+
+def _context(certificate: x509.Certificate, der: bytes, allow_sha1: bool) -> xmlsec.SignatureContext:
     context = xmlsec.SignatureContext()
-    try:
-        context.key = xmlsec.Key.from_memory(der, xmlsec.KeyFormat.CERT_DER, None)
-    except xmlsec.Error:
-        raise faults.invalid_token("the signing certificate's key cannot be used") from None
+    context.key = _key(certificate, der)
     digests = [xmlsec.Transform.SHA256] + ([xmlsec.Transform.SHA1] if allow_sha1 else [])
     methods = [xmlsec.Transform.RSA_SHA256] + ([xmlsec.Transform.RSA_SHA1] if allow_sha1 else [])
     for transform in (xmlsec.Transform.ENVELOPED, xmlsec.Transform.EXCL_C14N, *digests):
@@ -167,7 +194,7 @@ def verify(assertion: etree._Element, allow_sha1: bool = False) -> Verified:
     check_signed_info(signature, assertion_id, allow_sha1)
     certificate, der = signer_certificate(signature)
     _check_unique_id(assertion, assertion_id)
-    context = _context(der, allow_sha1)
+    context = _context(certificate, der, allow_sha1)
     try:
         context.register_id(assertion, "ID")
         context.verify(signature)
