@@ -271,12 +271,14 @@ def test_weights_must_cover_every_level() -> None:
         Weights(levels={"sex": {"equal": 1.0}})
 
 
-def test_rank_puts_the_best_candidate_first(matcher: Matcher) -> None:
+def test_rank_puts_links_first_then_reviews(matcher: Matcher) -> None:
     candidates = [
         ("homonym", with_(JEANNE, birth_date=date(1987, 11, 21))),
-        ("same", with_(JEANNE, given_names=("JEANNE",))),
-        ("twin", with_(JEANNE, given_names=("CLAIRE",))),
+        ("other sex", with_(JEANNE, sex="M")),  # scores higher than "same", held back
+        ("same", with_(JEANNE, given_names=("MARIE",), postal_code=None)),
     ]
     ranked = matcher.rank(JEANNE, candidates)
-    assert [key for key, _ in ranked][0] == "same"
-    assert ranked[0][1].decision == "link"
+    assert ranked[1][1].score > ranked[0][1].score
+    assert [(key, r.decision) for key, r in ranked] == [
+        ("same", "link"), ("other sex", "review"), ("homonym", "new"),
+    ]
