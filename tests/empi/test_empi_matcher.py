@@ -273,7 +273,7 @@ def test_weights_must_cover_every_level() -> None:
 
 def test_rank_puts_links_first_then_reviews(matcher: Matcher) -> None:
     candidates = [
-        ("homonym", with_(JEANNE, birth_date=date(1987, 11, 21))),
+        ("homonym", with_(JEANNE, birth_date=date(1987, 11, 21), birthplace="56260", postal_code="56000")),
         ("other sex", with_(JEANNE, sex="M")),  # scores higher than "same", held back
         ("same", with_(JEANNE, given_names=("MARIE",), postal_code=None)),
     ]
