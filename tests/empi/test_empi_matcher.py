@@ -282,3 +282,24 @@ def test_rank_puts_links_first_then_reviews(matcher: Matcher) -> None:
     assert [(key, r.decision) for key, r in ranked] == [
         ("same", "link"), ("other sex", "review"), ("homonym", "new"),
     ]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [date(1960, 5, 8), date(1960, 5, 30), date(1950, 5, 3), date(1906, 5, 3)],
+    ids=["day digit", "day digits swapped", "year digit", "year digits swapped"],
+)
+def test_one_digit_slip_in_the_birth_date_links(matcher: Matcher, other: date) -> None:
+    assert matcher.compare(JEANNE, with_(JEANNE, birth_date=other)).decision == "link"
+
+
+def test_missing_birthplace_postal_code_and_later_first_names_still_link(matcher: Matcher) -> None:
+    sparse = Traits(birth_name="dark", given_names=("Jeanne",), birth_date=date(1960, 5, 3), sex="U")
+    assert matcher.compare(JEANNE, sparse).decision == "link"
+
+
+def test_accents_hyphens_and_case_do_not_matter(matcher: Matcher) -> None:
+    a = with_(JEANNE, birth_name="Le Goff", given_names=("Hélène", "Marie-Noëlle"))
+    b = with_(JEANNE, birth_name="LEGOFF", given_names=("HELENE", "MARIE NOELLE"))
+    result = matcher.compare(a, b)
+    assert (result.level("birth_name"), result.level("given_names")) == ("exact", "exact")
