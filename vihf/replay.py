@@ -29,14 +29,13 @@ class ReplayCache:
     def first_use(self, assertion_id: str, expires_at: datetime, now: datetime) -> bool:
         """Record `assertion_id` until `expires_at`; False when it is already recorded and
         not expired (a replay)."""
-        table = VihfReplay.__table__
-        row = insert(table).values(assertion_id=assertion_id, expires_at=expires_at)
+        row = insert(VihfReplay).values(assertion_id=assertion_id, expires_at=expires_at)
         try:
             # Core statements on one connection: this runs on every SOAP request.
             with self.store.engine.begin() as connection:
                 connection.execute(row)
                 if self._purge_due(now):
-                    connection.execute(delete(table).where(table.c.expires_at <= now))
+                    connection.execute(delete(VihfReplay).where(VihfReplay.expires_at <= now))
             return True
         except IntegrityError:
             pass
@@ -44,7 +43,7 @@ class ReplayCache:
         try:
             with self.store.engine.begin() as connection:
                 expired = connection.execute(
-                    delete(table).where(table.c.assertion_id == assertion_id, table.c.expires_at <= now)
+                    delete(VihfReplay).where(VihfReplay.assertion_id == assertion_id, VihfReplay.expires_at <= now)
                 )
                 if not expired.rowcount:
                     return False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias, Union
 
 from lxml import etree
 
@@ -24,7 +24,7 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA = "http://www.w3.org/2005/08/addressing"
 
-AssertionSource = etree._Element | Callable[[], etree._Element]
+AssertionSource: TypeAlias = Union[etree._Element, Callable[[], etree._Element]]
 
 
 def security_header(assertion: etree._Element) -> etree._Element:
@@ -47,7 +47,7 @@ def envelope(action: str, body: etree._Element, assertion: etree._Element | None
     if assertion is not None:
         header.append(security_header(assertion))
     etree.SubElement(root, f"{{{SOAP12}}}Body").append(body)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True))
 
 
 class VihfSecurity:
@@ -57,7 +57,9 @@ class VihfSecurity:
         self.source = source
 
     def assertion(self) -> etree._Element:
-        return self.source() if callable(self.source) else self.source
+        if isinstance(self.source, etree._Element):
+            return self.source
+        return self.source()
 
     def apply(self, envelope: etree._Element, headers: dict[str, Any]) -> tuple[etree._Element, dict[str, Any]]:
         """Add `wsse:Security` to the SOAP header of `envelope` (created when absent)."""

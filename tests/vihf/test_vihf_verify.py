@@ -112,6 +112,12 @@ def test_signature_by_a_certificate_outside_the_trust_store_fails(verifier, sign
     assert "trusted" in fault.reason
 
 
+def test_signature_by_an_expired_certificate_of_the_trusted_ca_fails(verifier, signed, expired_signer) -> None:
+    fault = refused(verifier, request_header(signed(by=expired_signer)))
+    assert fault.subcode == faults.FAILED_AUTHENTICATION
+    assert "validity period" in fault.reason
+
+
 def test_a_ca_certificate_may_not_sign_assertions(verifier, signed, ca_signer) -> None:
     assert refused(verifier, request_header(signed(by=ca_signer))).subcode == faults.FAILED_AUTHENTICATION
 
