@@ -47,6 +47,9 @@ def typo_close(a: str, b: str) -> bool:
 
 
 def _names_level(a: NormalisedName, b: NormalisedName) -> str:
+    """Family names: same spelling; same without particles (or with them glued); a typing
+    slip, or the same French sound with close spelling; one compound name holding the
+    other's words."""
     if a.full == b.full:
         return "exact"
     if a.core == b.core:
