@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.models.identity import (
@@ -74,7 +74,7 @@ class Policy:
     auto_link_threshold: float = 0.95
     review_threshold: float = 0.80
 
-    def accepts(self, hd: Hd, row: IdentityDomain | None = None) -> bool:
+    def accepts(self, hd: Hd, row: DomainRef | None = None) -> bool:
         """Whether identifiers of this assigning authority are accepted: the affinity
         domain, the INS authorities, the configured ones (by OID or namespace), or any
         when `accepted_domains` holds `*`."""
@@ -92,7 +92,7 @@ class Policy:
         allowed = {self.affinity_domain, *ins.INS_OIDS, *self.accepted_domains}
         return bool(({hd.universal_id, hd.namespace} - {""}) & allowed)
 
-    def knows(self, hd: Hd, row: IdentityDomain | None) -> bool:
+    def knows(self, hd: Hd, row: DomainRef | None) -> bool:
         """A domain a query may name: accepted, and configured or already holding
         identifiers (with `*`, only the domains seen so far are known)."""
         return self.accepts(hd, row) and (row is not None or self.configured(hd))
@@ -121,7 +121,7 @@ class Context:
     policy: Policy
     now: datetime
     message_id: str = ""
-    created_domains: list[IdentityDomain] = field(default_factory=list)
+    created_domains: list[DomainRef] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     review: list[tuple[int, float]] = field(default_factory=list)
 
@@ -140,86 +140,103 @@ class FeedResult:
 
 # -- assigning authorities ------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class DomainRef:
+    """A stored assigning authority, detached from any session."""
+
+    id: int
+    namespace: str
+    universal_id: str
+    universal_id_type: str
+
+    @property
+    def hd(self) -> Hd:
+        return Hd(self.namespace, self.universal_id, self.universal_id_type)
+
+
 class DomainCache:
     """Process-wide cache of assigning authorities (never deleted, so safe to share);
     filled only from committed rows."""
 
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], int] = {}
-        self._rows: dict[int, tuple[str, str, str]] = {}
+        self._by_key: dict[tuple[str, str], DomainRef] = {}
+        self._by_id: dict[int, DomainRef] = {}
 
-    def get(self, hd: Hd) -> int | None:
+    def get(self, hd: Hd) -> DomainRef | None:
         return self._by_key.get((hd.namespace, hd.universal_id))
 
-    def remember(self, hd: Hd, row: IdentityDomain) -> None:
-        self._by_key[(hd.namespace, hd.universal_id)] = row.id
-        self._rows[row.id] = (row.namespace, row.universal_id, row.universal_id_type)
+    def remember(self, hd: Hd, ref: DomainRef) -> None:
+        self._by_key[(hd.namespace, hd.universal_id)] = ref
+        self._by_id[ref.id] = ref
 
     def hd(self, domain_id: int) -> Hd | None:
-        found = self._rows.get(domain_id)
-        return Hd(*found) if found else None
+        found = self._by_id.get(domain_id)
+        return found.hd if found else None
 
     def clear(self) -> None:
         self._by_key.clear()
-        self._rows.clear()
+        self._by_id.clear()
 
 
 domain_cache = DomainCache()
 
+_DOMAIN_COLUMNS = (IdentityDomain.id, IdentityDomain.namespace, IdentityDomain.universal_id, IdentityDomain.universal_id_type)
 
-def find_domain(session: Session, hd: Hd) -> IdentityDomain | None:
+
+def _first_domain(session: Session, *conditions: Any) -> DomainRef | None:
+    row = session.execute(select(*_DOMAIN_COLUMNS).where(*conditions).order_by(IdentityDomain.id).limit(1)).first()
+    return DomainRef(*row) if row is not None else None
+
+
+def find_domain(session: Session, hd: Hd) -> DomainRef | None:
     """The stored assigning authority an HD designates: by universal id when given,
     else by namespace."""
     cached = domain_cache.get(hd)
     if cached is not None:
-        return session.get(IdentityDomain, cached)
-    row: IdentityDomain | None = None
+        return cached
+    ref: DomainRef | None = None
     if hd.universal_id:
-        row = session.scalars(
-            select(IdentityDomain).where(IdentityDomain.universal_id == hd.universal_id).order_by(IdentityDomain.id)
-        ).first()
-        if row is None and hd.namespace:
-            row = session.scalars(
-                select(IdentityDomain)
-                .where(IdentityDomain.namespace == hd.namespace, IdentityDomain.universal_id == "")
-                .order_by(IdentityDomain.id)
-            ).first()
+        ref = _first_domain(session, IdentityDomain.universal_id == hd.universal_id)
+        if ref is None and hd.namespace:
+            ref = _first_domain(session, IdentityDomain.namespace == hd.namespace, IdentityDomain.universal_id == "")
     elif hd.namespace:
-        row = session.scalars(
-            select(IdentityDomain).where(IdentityDomain.namespace == hd.namespace).order_by(IdentityDomain.id)
-        ).first()
-    if row is not None and row.universal_id == hd.universal_id and row.namespace == hd.namespace:
-        domain_cache.remember(hd, row)
-    return row
+        ref = _first_domain(session, IdentityDomain.namespace == hd.namespace)
+    if ref is not None and ref.universal_id == hd.universal_id and ref.namespace == hd.namespace:
+        domain_cache.remember(hd, ref)
+    return ref
 
 
-def resolve_domain(session: Session, ctx: Context, hd: Hd, location: Location) -> IdentityDomain:
+def resolve_domain(session: Session, ctx: Context, hd: Hd, location: Location) -> DomainRef:
     """The domain of an incoming identifier, created on first use when the policy
     accepts it; an authority the hub does not accept is `204 Unknown key identifier`."""
     if not hd:
         raise IdentityError(REQUIRED_FIELD_MISSING, location, "the identifier has no assigning authority (CX-4)")
-    row = find_domain(session, hd)
-    if not ctx.policy.accepts(hd, row):
+    ref = find_domain(session, hd)
+    if not ctx.policy.accepts(hd, ref):
         raise IdentityError(UNKNOWN_KEY, location, f"assigning authority {hd.key} is not accepted by this PIX manager")
-    if row is None:
-        row = IdentityDomain(namespace=hd.namespace, universal_id=hd.universal_id, universal_id_type=hd.universal_id_type)
-        session.add(row)
-        session.flush()
-        ctx.created_domains.append(row)
-    elif hd.universal_id and not row.universal_id:
-        row.universal_id, row.universal_id_type = hd.universal_id, hd.universal_id_type
-    elif hd.namespace and not row.namespace:
-        row.namespace = hd.namespace
-    return row
+    if ref is None:
+        new_id = session.execute(
+            insert(IdentityDomain).values(namespace=hd.namespace, universal_id=hd.universal_id, universal_id_type=hd.universal_id_type)
+        ).inserted_primary_key[0]
+        ref = DomainRef(int(new_id), hd.namespace, hd.universal_id, hd.universal_id_type)
+        ctx.created_domains.append(ref)
+    elif (hd.universal_id and not ref.universal_id) or (hd.namespace and not ref.namespace):
+        # A domain first seen by one name only learns the other.
+        ref = DomainRef(ref.id, ref.namespace or hd.namespace, ref.universal_id or hd.universal_id,
+                        ref.universal_id_type or hd.universal_id_type)
+        session.execute(update(IdentityDomain).where(IdentityDomain.id == ref.id).values(
+            namespace=ref.namespace, universal_id=ref.universal_id, universal_id_type=ref.universal_id_type))
+    return ref
 
 
 def domain_hd(session: Session, domain_id: int) -> Hd:
     cached = domain_cache.hd(domain_id)
     if cached is not None:
         return cached
-    row = session.get(IdentityDomain, domain_id)
-    assert row is not None
-    return Hd(row.namespace, row.universal_id, row.universal_id_type)
+    ref = _first_domain(session, IdentityDomain.id == domain_id)
+    assert ref is not None
+    domain_cache.remember(ref.hd, ref)
+    return ref.hd
 
 
 # -- INS rules ------------------------------------------------------------------------------
@@ -286,35 +303,39 @@ def screen(incoming: IncomingIdentity) -> Screened:
 
 # -- records ----------------------------------------------------------------------------------
 
-def _apply_traits(patient: IdentityPatient, traits: Traits, status: IdentityStatus, incoming: IncomingIdentity, now: datetime) -> None:
+def trait_values(traits: Traits, status: IdentityStatus, incoming: IncomingIdentity, now: datetime) -> dict[str, Any]:
+    """Column values of `identity_patient` for the traits of one feed."""
     birth = traits.birth_name
     used = traits.used_name
-    patient.family_name = birth.family
-    patient.family_norm = normalise(birth.family)
-    patient.given_name = birth.given
-    patient.given_names = birth.further_given
-    patient.given_norm = normalise(birth.given)
-    patient.prefix = birth.prefix
-    patient.used_family_name = used.family if used else ""
-    patient.used_family_norm = normalise(used.family) if used and used.family else ""
-    patient.used_given_name = used.given if used else ""
-    patient.birth_date = traits.birth_date[:8]
-    patient.sex = traits.sex[:1]
-    patient.birthplace_code = traits.birthplace_code
     home = next((a for a in traits.addresses if a.use != "BDL"), None)
-    patient.street = home.street if home else ""
-    patient.city = home.city if home else ""
-    patient.city_norm = normalise(home.city) if home else ""
-    patient.postal_code = home.postal_code if home else ""
-    patient.country = home.country if home else ""
-    patient.phone = traits.phone
-    patient.mother_maiden_name = traits.mother_maiden_name
-    patient.status = status.value
-    patient.reliability_codes = ",".join(incoming.reliability_codes)
-    patient.source = incoming.source
+    values: dict[str, Any] = {
+        "family_name": birth.family,
+        "family_norm": normalise(birth.family),
+        "given_name": birth.given,
+        "given_names": birth.further_given,
+        "given_norm": normalise(birth.given),
+        "prefix": birth.prefix,
+        "used_family_name": used.family if used else "",
+        "used_family_norm": normalise(used.family) if used and used.family else "",
+        "used_given_name": used.given if used else "",
+        "birth_date": traits.birth_date[:8],
+        "sex": traits.sex[:1],
+        "birthplace_code": traits.birthplace_code,
+        "street": home.street if home else "",
+        "city": home.city if home else "",
+        "city_norm": normalise(home.city) if home else "",
+        "postal_code": home.postal_code if home else "",
+        "country": home.country if home else "",
+        "phone": traits.phone,
+        "mother_maiden_name": traits.mother_maiden_name,
+        "status": status.value,
+        "reliability_codes": ",".join(incoming.reliability_codes),
+        "source": incoming.source,
+        "updated_at": now,
+    }
     if incoming.details:
-        patient.details = json.dumps(incoming.details, ensure_ascii=False)
-    patient.updated_at = now
+        values["details"] = json.dumps(incoming.details, ensure_ascii=False)
+    return values
 
 
 def _history(session: Session, ctx: Context, kind: str, patient_id: int, other: int | None, detail: str) -> None:
@@ -337,6 +358,20 @@ def find_identifier(session: Session, hd: Hd, value: str) -> IdentityIdentifier 
     ).first()
 
 
+# Table-level statements of the feed's hot path, compiled once (the ORM unit of work and
+# per-call `.values()` cost more than the SQL itself here).
+_PATIENT = IdentityPatient.__table__
+_IDENTIFIER = IdentityIdentifier.__table__
+_INSERT_PERSON = IdentityPerson.__table__.insert()
+_INSERT_PATIENT = _PATIENT.insert()
+_INSERT_IDENTIFIER = _IDENTIFIER.insert()
+_UPDATE_PATIENT = _PATIENT.update().where(_PATIENT.c.id == bindparam("patient_key"))
+_SELECT_IDENTIFIER = select(_IDENTIFIER.c.id, _IDENTIFIER.c.patient_id, _IDENTIFIER.c.active).where(
+    _IDENTIFIER.c.domain_id == bindparam("domain_key"), _IDENTIFIER.c.value == bindparam("value_key")
+)
+_SELECT_STORED = select(_PATIENT.c.status, _PATIENT.c.source, _PATIENT.c.person_id).where(_PATIENT.c.id == bindparam("patient_key"))
+
+
 def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResult:
     """Create or update the patient an identity feed describes (ITI-8 A01/A04/A05/A08,
     ITI-30 A28/A31): identifiers already known select the record; the others are added
@@ -348,13 +383,12 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
             REQUIRED_FIELD_MISSING, Location(incoming.segment, incoming.sequence, incoming.identifier_field),
             "no patient identifier (PID-3) this manager can keep",
         )
-    resolved: list[tuple[int, Cx, IdentityDomain, IdentityIdentifier | None]] = []
+    connection = session.connection()
+    resolved: list[tuple[int, Cx, DomainRef, Any]] = []
     for rep, cx in screened.identifiers:
         loc = Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep, 4)
         domain = resolve_domain(session, ctx, cx.authority, loc)
-        row = session.scalars(
-            select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == cx.value)
-        ).first()
+        row = connection.execute(_SELECT_IDENTIFIER, {"domain_key": domain.id, "value_key": cx.value}).first()
         resolved.append((rep, cx, domain, row))
     owners: list[int] = []
     for rep, cx, _domain, row in resolved:
@@ -366,41 +400,46 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
                 )
             owners.append(row.patient_id)
     created = not owners
+    status = screened.status
     if created:
-        patient = IdentityPatient(person_id=0, active=True, created_at=ctx.now, updated_at=ctx.now)
-        _apply_traits(patient, incoming.traits, screened.status, incoming, ctx.now)
-        person_id = match_person(session, ctx, patient, screened)
+        values = trait_values(incoming.traits, screened.status, incoming, ctx.now)
+        person_id = match_person(session, ctx, values, screened)
         if person_id is None:
-            person = IdentityPerson(created_at=ctx.now)
-            session.add(person)
-            session.flush()
-            person_id = person.id
-        patient.person_id = person_id
-        session.add(patient)
-        session.flush()
+            person_id = connection.execute(_INSERT_PERSON, {"created_at": ctx.now}).inserted_primary_key[0]
+        values.setdefault("details", "{}")
+        patient_id = connection.execute(
+            _INSERT_PATIENT, {"person_id": person_id, "active": True, "merged_into_id": None, "created_at": ctx.now, **values}
+        ).inserted_primary_key[0]
         for candidate, score in ctx.review:
-            session.add(IdentityMatchCandidate(patient_id=patient.id, candidate_person_id=candidate, score=score, status="pending", created_at=ctx.now))
+            session.execute(insert(IdentityMatchCandidate).values(
+                patient_id=patient_id, candidate_person_id=candidate, score=score, status="pending", created_at=ctx.now))
         ctx.review.clear()
     else:
-        found = session.get(IdentityPatient, owners[0])
-        assert found is not None
-        patient = found
-        stored = IdentityStatus(patient.status)
-        if screened.status.rank >= stored.rank or incoming.source == patient.source:
-            _apply_traits(patient, incoming.traits, screened.status, incoming, ctx.now)
+        patient_id = owners[0]
+        stored = connection.execute(_SELECT_STORED, {"patient_key": patient_id}).one()
+        person_id = stored.person_id
+        if screened.status.rank >= IdentityStatus(stored.status).rank or incoming.source == stored.source:
+            connection.execute(_UPDATE_PATIENT, {"patient_key": patient_id, **trait_values(incoming.traits, screened.status, incoming, ctx.now)})
+        else:
+            status = IdentityStatus(stored.status)
+    new_identifiers = []
     for _rep, cx, domain, row in resolved:
         if row is None:
-            _replace_same_domain_ins(session, ctx, patient.id, domain, cx)
-            session.add(IdentityIdentifier(domain_id=domain.id, value=cx.value, patient_id=patient.id, type_code=cx.type_code, active=True))
+            if not created:
+                _replace_same_domain_ins(session, ctx, patient_id, domain, cx)
+            new_identifiers.append(
+                {"domain_id": domain.id, "value": cx.value, "patient_id": patient_id, "type_code": cx.type_code, "active": True}
+            )
         elif not row.active:
-            row.active = True
+            session.execute(update(IdentityIdentifier).where(IdentityIdentifier.id == row.id).values(active=True))
+    if new_identifiers:
+        connection.execute(_INSERT_IDENTIFIER, new_identifiers)
     if screened.remove_ins:
-        remove_ins(session, ctx, patient.id)
-    session.flush()
-    return FeedResult(patient.id, patient.person_id, created, IdentityStatus(patient.status))
+        status = remove_ins(session, ctx, patient_id) or status
+    return FeedResult(patient_id, person_id, created, status)
 
 
-def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, domain: IdentityDomain, cx: Cx) -> None:
+def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, domain: DomainRef, cx: Cx) -> None:
     """A patient has one INS per INS authority: a new matricule (PAM-FR A31/A47, e.g.
     NIA replaced by NIR, or a new NIR) retires the previous one."""
     if domain.universal_id not in ins.INS_OIDS:
@@ -419,8 +458,9 @@ def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, do
     session.flush()
 
 
-def remove_ins(session: Session, ctx: Context, patient_id: int) -> None:
-    """PAM-FR A47 with an empty INS: every INS (NIR and NIA) of the patient is deleted."""
+def remove_ins(session: Session, ctx: Context, patient_id: int) -> IdentityStatus:
+    """PAM-FR A47 with an empty INS: every INS (NIR and NIA) of the patient is deleted;
+    a qualified identity falls back to validated. Returns the resulting status."""
     ins_domains = select(IdentityDomain.id).where(IdentityDomain.universal_id.in_(ins.INS_OIDS))
     rows = session.scalars(
         select(IdentityIdentifier).where(IdentityIdentifier.patient_id == patient_id, IdentityIdentifier.domain_id.in_(ins_domains))
@@ -430,10 +470,11 @@ def remove_ins(session: Session, ctx: Context, patient_id: int) -> None:
         session.delete(row)
         _history(session, ctx, "ins-removed", patient_id, None, f"{old.value}@{old.authority.key}")
         ctx.publish(session, IdentifierChanged(patient_id, old, None))
-    patient = session.get(IdentityPatient, patient_id)
-    if patient is not None and patient.status == IdentityStatus.QUAL.value:
-        patient.status = IdentityStatus.VALI.value
-    session.flush()
+    stored = session.execute(select(IdentityPatient.status).where(IdentityPatient.id == patient_id)).scalar_one()
+    if stored == IdentityStatus.QUAL.value:
+        session.execute(update(IdentityPatient).where(IdentityPatient.id == patient_id).values(status=IdentityStatus.VALI.value))
+        return IdentityStatus.VALI
+    return IdentityStatus(stored)
 
 
 def _default_authority(cx: Cx, fallback: Hd) -> Cx:
@@ -531,7 +572,7 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
         return feed(session, ctx, incoming)
     screened = screen(incoming)
     replacement = next(
-        (cx for _rep, cx in screened.identifiers if find_domain(session, cx.authority) is domain or cx.authority == old_cx.authority),
+        (cx for _rep, cx in screened.identifiers if find_domain(session, cx.authority) == domain or cx.authority == old_cx.authority),
         None,
     )
     patient_id = target.patient_id
@@ -595,11 +636,11 @@ def unlink(session: Session, ctx: Context, first: IncomingIdentity, second: Inco
 
 # -- EMPI ---------------------------------------------------------------------------------------
 
-def match_person(session: Session, ctx: Context, patient: IdentityPatient, screened: Screened) -> int | None:
+def match_person(session: Session, ctx: Context, values: dict[str, Any], screened: Screened) -> int | None:
     """The person a new record belongs to when the EMPI scores a known person above the
     auto-link threshold; a grey-zone candidate is queued for identity review. The one
     place where the identity core calls the EMPI scorer."""
-    best = empi_best_match(session, patient)
+    best = empi_best_match(session, values, screened)
     if best is None:
         return None
     person_id, score = best
@@ -610,7 +651,7 @@ def match_person(session: Session, ctx: Context, patient: IdentityPatient, scree
     return None
 
 
-def empi_best_match(session: Session, patient: IdentityPatient) -> tuple[int, float] | None:
+def empi_best_match(session: Session, values: dict[str, Any], screened: Screened) -> tuple[int, float] | None:
     """Best (person id, score) the EMPI (`actors.empi`) finds for a new record, or None.
 
     The scorer of `actors.empi` is not published yet: until it is, no record is linked by

@@ -41,8 +41,8 @@ class IdentityService:
             return refusal_ack(msh, from_identity_error(error), self.identity)
         except Refusal as refused:
             return refusal_ack(msh, refused, self.identity)
-        for row in ctx.created_domains:
-            core.domain_cache.remember(core.Hd(row.namespace, row.universal_id, row.universal_id_type), row)
+        for ref in ctx.created_domains:
+            core.domain_cache.remember(ref.hd, ref)
         for callback in self.on_commit:
             callback(ctx)
         return response
