@@ -137,7 +137,8 @@ def _one_of(params: Params, names: Sequence[str], query_name: str) -> tuple[str,
     if len(given) != 1:
         code = c.XDSStoredQueryMissingParam if not given else c.XDSStoredQueryParamNumber
         raise QueryError(code, f"{query_name} needs exactly one of {', '.join(names)}", names[0])
-    return given[0], list(params.get(given[0]))
+    value = params.get(given[0])
+    return given[0], [value] if isinstance(value, str) else list(value)
 
 
 # -- result -----------------------------------------------------------------------------------
