@@ -72,6 +72,19 @@ class CdaConfig:
 
 
 @dataclass
+class XdmConfig:
+    # The importer's sourceId where a medium's SubmissionSet carries none valid.
+    source_id: str = "1.2.250.1.213.1.999.2"
+    # Operator values for required metadata a medium lacks ("code|codingScheme|display"
+    # for codes, the value for languageCode/creationTime); see actors.xdm.importer.
+    completion: dict[str, str] = field(default_factory=dict)
+    max_entries: int = 10_000
+    max_total_bytes: int = 1024 * 1024 * 1024
+    max_entry_bytes: int = 256 * 1024 * 1024
+    max_ratio: int = 200
+
+
+@dataclass
 class StoreConfig:
     url: str = ""
 
@@ -83,6 +96,7 @@ class Config:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
     xds: XdsConfig = field(default_factory=XdsConfig)
     cda: CdaConfig = field(default_factory=CdaConfig)
+    xdm: XdmConfig = field(default_factory=XdmConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     data_dir: Path = Path("var")
     pki_dir: Path = Path("var/pki")

@@ -44,6 +44,13 @@ class Subset:
         key = str(PurePosixPath(uri.replace("\\", "/"))).upper()
         return self.files.get(key)
 
+    def document_named(self, entry_id: str) -> bytes | None:
+        """The only file whose name, less its extension, is the entry's id: media whose
+        DocumentEntries lack the URI slot (required by ITI-32) name files that way."""
+        stem = entry_id.upper()
+        matches = [content for name, content in self.files.items() if PurePosixPath(name).stem == stem]
+        return matches[0] if len(matches) == 1 else None
+
 
 @dataclass
 class Medium:
