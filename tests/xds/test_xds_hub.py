@@ -153,3 +153,41 @@ def test_zeep_through_the_served_wsdl_calls_iti18_and_iti43(xds_hub, signer, cli
     assert retrieved.DocumentResponse[0].Document == b"zeep me"
     assert retrieved.DocumentResponse[0].mimeType == "text/plain"
     assert base64.b64encode(b"zeep me")  # the bytes came back decoded by zeep
+
+
+def test_rplc_and_iti57_over_https(client: XdsClient, hub_store):
+    from conformance.xds_metadata import AssociationSpec
+
+    patient = f"3300000000004^^^&{DOMAIN}&ISO"
+    _seed(hub_store, patient)
+    first = [DocumentSpec(content=b"v1")]
+    assert client.provide_and_register(submit_objects_request(patient, documents=first), first).errors == []
+    refs = client.stored_query(
+        c.GET_DOCUMENTS, {"$XDSDocumentEntryUniqueId": quoted_list(first[0].unique_id)}, return_type="ObjectRef"
+    )
+    original = refs.body.find(f".//{{{c.RIM}}}ObjectRef").get("id")
+    second = [DocumentSpec(content=b"v2")]
+    request = submit_objects_request(patient, documents=second, associations=[AssociationSpec(c.RPLC, "Document01", original)])
+    assert client.provide_and_register(request, second).errors == []
+    related = client.stored_query(
+        c.GET_RELATED_DOCUMENTS, {"$XDSDocumentEntryEntryUUID": quoted(original), "$AssociationTypes": quoted_list(c.RPLC)}
+    )
+    statuses = sorted(e.get("status") for e in related.body.iter(f"{{{c.RIM}}}ExtrinsicObject"))
+    assert statuses == [c.STATUS_APPROVED, c.STATUS_DEPRECATED]
+    # ITI-57: bring the replaced entry back to Approved
+    update = submit_objects_request(
+        patient,
+        documents=[],
+        associations=[
+            AssociationSpec(
+                c.UPDATE_AVAILABILITY_STATUS, "SubmissionSet01", original,
+                {c.SLOT_ORIGINAL_STATUS: [c.STATUS_DEPRECATED], c.SLOT_NEW_STATUS: [c.STATUS_APPROVED]},
+            )
+        ],
+    )
+    answer = client.update(update)
+    assert (answer.registry_status, answer.errors) == (c.RESPONSE_SUCCESS, [])
+    found = client.stored_query(
+        c.FIND_DOCUMENTS, {"$XDSDocumentEntryPatientId": quoted(patient), "$XDSDocumentEntryStatus": quoted_list(c.STATUS_APPROVED)}
+    )
+    assert len(found.body.findall(f".//{{{c.RIM}}}ExtrinsicObject")) == 2

@@ -68,3 +68,14 @@ def counts(store: Store) -> dict[str, int]:
     )
     with store.session() as session:
         return {t.__tablename__: session.scalar(select(func.count()).select_from(t)) for t in tables}
+
+
+def iti57(store: Store, request: etree._Element) -> list[tuple[str, str]]:
+    from actors.xds.update import update_document_set
+
+    try:
+        with store.transaction() as session:
+            update_document_set(session, parse_submission(request), StorePatientDirectory(session, DOMAIN), RegistrySettings())
+    except XdsFailure as failure:
+        return [(e.code, e.location) for e in failure.errors]
+    return []
