@@ -1,0 +1,105 @@
+"""ITI-45 PIXV3 Query: PRPA_IN201309UV02 (Get Corresponding Identifiers) read into the
+identity core's values, PRPA_IN201310UV02 written back (ITI TF-2b 3.45.4).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lxml import etree
+
+from actors.identity.model import Cx, Hd
+from actors.pixpdqv3 import hl7v3
+from actors.pixpdqv3.hl7v3 import AE, AR, Detail, MessageError, child, children, q
+
+PARAMETERS = f"/{hl7v3.PRPA_IN201309UV02}/controlActProcess/queryByParameter/parameterList"
+PATIENT_IDENTIFIER_PATH = f"{PARAMETERS}/patientIdentifier/value"
+
+
+@dataclass
+class PixQuery:
+    wrapper: hl7v3.Wrapper
+    query_by_parameter: etree._Element
+    query_id: hl7v3.II | None
+    identifier: Cx
+    data_sources: list[Hd] = field(default_factory=list)
+
+
+def data_source_path(index: int) -> str:
+    """XPath of the n-th DataSource value (ITI TF-2b 3.45.4.2.3 case 4)."""
+    return f"{PARAMETERS}/dataSource[{index}]/value"
+
+
+def parse(root: etree._Element) -> PixQuery:
+    """Read an ITI-45 query (ITI TF-2b 3.45.4.1.2); raises `MessageError`."""
+    wrapper = hl7v3.read_wrapper(root, hl7v3.PRPA_IN201309UV02)
+    query = child(root, "controlActProcess", "queryByParameter")
+    if query is None:
+        raise MessageError(
+            AR,
+            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "queryByParameter is required",
+                    f"/{hl7v3.PRPA_IN201309UV02}/controlActProcess/queryByParameter")],
+        )
+    parameters = child(query, "parameterList")
+    identifiers = [hl7v3.read_ii(child(p, "value")) for p in children(parameters, "patientIdentifier")]
+    if len(identifiers) != 1 or identifiers[0] is None:
+        raise MessageError(
+            AE,
+            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "exactly one PatientIdentifier parameter is required",
+                    PATIENT_IDENTIFIER_PATH)],
+        )
+    ii = identifiers[0]
+    if not ii.root or not ii.extension:
+        raise MessageError(
+            AE,
+            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "PatientIdentifier needs a root (domain) and an extension",
+                    PATIENT_IDENTIFIER_PATH)],
+        )
+    sources: list[Hd] = []
+    for index, parameter in enumerate(children(parameters, "dataSource"), start=1):
+        value = hl7v3.read_ii(child(parameter, "value"))
+        if value is None or not value.root:
+            raise MessageError(
+                AE, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "DataSource needs the root of a domain", data_source_path(index))]
+            )
+        sources.append(Hd(value.authority_name, value.root, "ISO"))
+    return PixQuery(wrapper, query, hl7v3.read_ii(child(query, "queryId")), hl7v3.ii_to_cx(ii), sources)
+
+
+def response(query: PixQuery | None, request_wrapper: hl7v3.Wrapper | None, identifiers: list[Cx] | None,
+             details: list[Detail], ack_code: str, device_id: str, now: datetime,
+             query_by_parameter: etree._Element | None = None) -> etree._Element:
+    """PRPA_IN201310UV02: with `identifiers` (the person's, queried one excluded) as
+    Patient.id repetitions, or none (NF, AE)."""
+    root = hl7v3.new_message(hl7v3.PRPA_IN201310UV02, request_wrapper, device_id, now)
+    hl7v3.acknowledgement(root, ack_code, request_wrapper.message_id if request_wrapper else None, details)
+    act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
+    code = etree.SubElement(act, q("code"))
+    code.set("code", "PRPA_TE201310UV02")
+    code.set("codeSystem", hl7v3.INTERACTION_CODE_SYSTEM)
+    if identifiers:
+        subject = etree.SubElement(act, q("subject"), typeCode="SUBJ")
+        event = etree.SubElement(subject, q("registrationEvent"), classCode="REG", moodCode="EVN")
+        hl7v3.write_ii(event, "id", hl7v3.II(null_flavor="NA"))
+        etree.SubElement(event, q("statusCode")).set("code", "active")
+        subject1 = etree.SubElement(event, q("subject1"), typeCode="SBJ")
+        patient = etree.SubElement(subject1, q("patient"), classCode="PAT")
+        for cx in identifiers:
+            hl7v3.write_ii(patient, "id", hl7v3.cx_to_ii(cx))
+        etree.SubElement(patient, q("statusCode")).set("code", "active")
+        person = etree.SubElement(patient, q("patientPerson"), classCode="PSN", determinerCode="INSTANCE")
+        etree.SubElement(person, q("name")).set("nullFlavor", "NA")
+        custodian = etree.SubElement(event, q("custodian"), typeCode="CST")
+        entity = etree.SubElement(custodian, q("assignedEntity"), classCode="ASSIGNED")
+        hl7v3.write_ii(entity, "id", hl7v3.II(device_id))
+    query_ack = etree.SubElement(act, q("queryAck"))
+    query_id = query.query_id if query else None
+    hl7v3.write_ii(query_ack, "queryId", query_id or hl7v3.II(null_flavor="UNK"))
+    etree.SubElement(query_ack, q("queryResponseCode")).set(
+        "code", "AE" if ack_code != hl7v3.AA else ("OK" if identifiers else "NF")
+    )
+    echo = query.query_by_parameter if query else query_by_parameter
+    if echo is not None:
+        act.append(copy.deepcopy(echo))
+    return root
