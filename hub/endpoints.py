@@ -96,7 +96,7 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
                 transaction,
                 outcome,
                 who=_who(request.principal),
-                patient=getattr(response, "audit_patient", None),
+                patient=response.audit_patient,
                 peer=peer.address,
             )
         )

@@ -112,6 +112,8 @@ class SoapResponse:
     # Content-ID -> bytes, each referenced from `body` by an xop:Include element.
     attachments: dict[str, bytes | memoryview] = field(default_factory=dict)
     http_status: int = 200
+    # The patient the transaction was about, for the audit record (an id, never traits).
+    audit_patient: str | None = None
 
     def attach(self, element: etree._Element, data: bytes | memoryview) -> None:
         """Put `data` as the content of `element`, as an MTOM part (inlined later if the
