@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         help="folder holding the HL7 CDA schemas (CDA.xsd, CDA_SDTC.xsd, LabCDA.xsd); "
                         "default: [cda] schema_dir of the configuration; without one the schema step is skipped")
     parser.add_argument("--schematron", type=Path, action="append", default=[], metavar="FILE",
-                        help="ISO schematron to run (repeatable; replaces [cda] schematrons)")
+                        help="ISO schematron to run, FILE or FILE#PHASE (repeatable; replaces [cda] schematrons)")
     parser.add_argument("--config", type=Path, help="hub.toml configuration file")
     parser.set_defaults(run=run)
 

@@ -28,6 +28,7 @@ class ValidatorConfig:
     """What `[cda]` of hub.toml (or the command line) configures."""
 
     schema_dir: str = ""
+    # Schematron files, each `FILE` or `FILE#PHASE`.
     schematrons: Sequence[str] = field(default_factory=list)
     max_bytes: int = 64 * 1024 * 1024
 
@@ -42,7 +43,7 @@ class Validator:
     def __init__(self, config: ValidatorConfig | None = None) -> None:
         self.config = config or ValidatorConfig()
         self.schemas = cda_schema.SchemaSet(Path(self.config.schema_dir)) if self.config.schema_dir else None
-        self.schematrons = [cda_schematron.load(Path(p)) for p in self.config.schematrons]
+        self.schematrons = [cda_schematron.load(*cda_schematron.parse_spec(str(p))) for p in self.config.schematrons]
         self.limits = xmlsafe.XmlLimits(max_bytes=self.config.max_bytes)
 
     def validate(self, data: bytes | memoryview, profile: str = "auto", name: str = "document") -> Report:

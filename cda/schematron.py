@@ -113,9 +113,15 @@ class Schematron:
 
     def validate(self, document: CdaDocument, step: Step) -> None:
         """Run on `document`; every failed assert / successful report becomes a finding."""
-        with self._lock:
-            svrl = self._run(document)
         step.detail = f"{self.path} (queryBinding {self.binding or 'xslt'}, phase {self.phase})"
+        try:
+            with self._lock:
+                svrl = self._run(document)
+        except (etree.XSLTApplyError, SchematronError) as exc:
+            # A schematron that cannot be evaluated on a document proves nothing about it.
+            step.add(Finding(Severity.ERROR, "SCH-EVALUATION",
+                             f"the schematron could not be evaluated on this document: {exc}", "", None, step.name))
+            return
         pattern = ""
         for element in svrl.iter(f"{{{SVRL}}}active-pattern", f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):
             local = etree.QName(element).localname
@@ -156,6 +162,14 @@ def _locate(document: CdaDocument, path: str) -> etree._Element | None:
         parent = getattr(target, "getparent", lambda: None)()
         return parent if isinstance(parent, etree._Element) else None
     return None
+
+
+def parse_spec(spec: str) -> tuple[Path, str | None]:
+    """A configured schematron: `FILE` or `FILE#PHASE` (when FILE#PHASE is not itself a file)."""
+    if "#" in spec and not Path(spec).exists():
+        file, _, phase = spec.rpartition("#")
+        return Path(file), phase or None
+    return Path(spec), None
 
 
 def load(path: Path, phase: str | None = None) -> Schematron:
@@ -269,7 +283,8 @@ def _instantiate(pattern: etree._Element, abstracts: dict[str, etree._Element]) 
         raise SchematronError(f"pattern {pattern.get('id')} is-a unknown abstract pattern {base}")
     params = {p.get("name", ""): p.get("value", "") for p in pattern.findall(_iso("param"))}
     instance = etree.fromstring(etree.tostring(abstracts[base]))
-    instance.attrib.pop("abstract", None)
+    if "abstract" in instance.attrib:
+        del instance.attrib["abstract"]
     if pattern.get("id"):
         instance.set("id", pattern.get("id", ""))
     for element in instance.iter():

@@ -201,3 +201,25 @@ def test_schematron_results_are_merged_into_the_report(tmp_path: Path, composed:
     assert [s.name for s in report.steps] == ["wellformed", "schema", "cda-r2", "ci-sis-header", "schematron rules.sch"]
     assert not report.valid
     assert report.failed_rules == ["SCH:any-section", "SCH:conclusion"]
+
+
+def test_schematron_phase_in_the_configuration(corpus: Path, composed: Path) -> None:
+    """`FILE#PHASE` names a phase; the XD-LAB 4.0 errors phase flags the CI-SIS CR-BIO
+    document's missing author address and telecom (XD-LAB requires them, CR-BIO does not)."""
+    v40 = corpus / LAB_SCHEMATRONS["v40"]
+    validator = Validator(ValidatorConfig(schematrons=[f"{v40}#errors"]))
+    report = validator.validate((composed / "cr-bio-two-report-items.xml").read_bytes())
+    step = report.step("schematron iheLab4_0.sch")
+    assert "phase errors" in step.detail
+    assert len(step.findings) == 6
+    assert any("author/assignedAuthor/addr" in f.message for f in step.findings)
+
+
+def test_a_schematron_that_cannot_run_on_a_document_is_an_error(corpus: Path, composed: Path) -> None:
+    """The XD-LAB 4.0 schematron's warning patterns fail to evaluate on this document
+    (libxslt "Invalid type"): reported as an error, never as a pass."""
+    validator = Validator(ValidatorConfig(schematrons=[str(corpus / LAB_SCHEMATRONS["v40"])]))
+    report = validator.validate((composed / "cr-bio-two-report-items.xml").read_bytes())
+    step = report.step("schematron iheLab4_0.sch")
+    assert step.status is StepStatus.FAILED
+    assert [f.rule for f in step.findings] == ["SCH-EVALUATION"]
