@@ -34,7 +34,7 @@ def _issue(args: argparse.Namespace) -> int:
             ttl=args.ttl,
             break_the_glass_reason=args.reason,
             authentication_mode=args.auth_mode,
-            authn_context=names.AC_CLASSES + args.authn_context,
+            authn_context=args.authn_context if args.authn_context.startswith("urn:") else names.AC_CLASSES + args.authn_context,
             resource_urn=args.resource_urn,
             vihf_version=args.vihf_version,
             software=Software(args.software_name, args.software_version, args.software_id, args.registration_id),

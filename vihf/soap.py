@@ -17,13 +17,14 @@ that patient; a refusal is a `wsse:FailedAuthentication` fault. The answer,
 `vihf:WhoAmIResponse` (Action `urn:tsnhub:vihf:WhoAmIResponse`), lists the Principal:
 assertion id, issuer, validity, VIHF version, subject (id, type, name), roles, sector,
 structure, authentication, purpose of use, patient, calling software and, when asked, the
-access decision.
+access decision. `GET /vihf/whoami?wsdl` gives its WSDL (`vihf/whoami.wsdl`).
 """
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lxml import etree
@@ -44,6 +45,7 @@ WHOAMI_PATH = "/vihf/whoami"
 WHOAMI_ACTION = "urn:tsnhub:vihf:WhoAmI"
 WHOAMI_RESPONSE_ACTION = "urn:tsnhub:vihf:WhoAmIResponse"
 WHOAMI_TRANSACTION = "VIHF-WhoAmI"
+WHOAMI_WSDL = Path(__file__).with_name("whoami.wsdl")
 
 
 class VihfAuthenticator:
@@ -165,7 +167,9 @@ def install(hub: Hub) -> None:
     hub.authenticator = VihfAuthenticator(hub)
     if hub.config.security.require_vihf and not hub.config.trust_store_path.exists():
         log.warning("VIHF trust store %s is missing: every SOAP request will be refused", hub.config.trust_store_path)
-    hub.soap_endpoint(WHOAMI_PATH).operation(WHOAMI_ACTION, WHOAMI_TRANSACTION, whoami)
+    hub.soap_endpoint(WHOAMI_PATH, WHOAMI_WSDL if WHOAMI_WSDL.exists() else None).operation(
+        WHOAMI_ACTION, WHOAMI_TRANSACTION, whoami
+    )
 
 
 __all__ = ["VihfAuthenticator", "describe", "install", "whoami"]

@@ -18,7 +18,7 @@ from conformance.hubprocess import HubProcess, launch_hub
 from hub import soap, xmlsafe
 from hub.store.models.audit import AuditRecord
 from vihf import faults, names, wsse
-from vihf.soap import NS, WHOAMI_ACTION, WHOAMI_PATH, WHOAMI_TRANSACTION
+from vihf.soap import NS, WHOAMI_ACTION, WHOAMI_PATH, WHOAMI_TRANSACTION, WHOAMI_WSDL
 from vihf_testing import S, attribute
 
 DS = f"{{{names.DS}}}"
@@ -152,6 +152,29 @@ def test_zeep_style_plugin_adds_the_header_the_hub_accepts(hub: HubProcess, sign
     response = post(hub, etree.tostring(root))
     assert response.status_code == 200, response.text
     assert b"899900042344" in response.content
+
+
+def test_zeep_client_with_the_vihf_plugin_reaches_whoami(hub: HubProcess, signed) -> None:
+    """A zeep client built from the WhoAmI WSDL, with WS-Addressing and `VihfSecurity` as
+    its `wsse=` plugin: one fresh assertion per call, so two calls are both accepted."""
+    from zeep import Client, Settings
+    from zeep.transports import Transport
+    from zeep.wsa import WsAddressingPlugin
+
+    client = Client(
+        str(WHOAMI_WSDL),
+        transport=Transport(session=hub.session()),
+        wsse=wsse.VihfSecurity(lambda: signed("vihf-automate")),
+        plugins=[WsAddressingPlugin()],
+        settings=Settings(strict=False),
+    )
+    service = client.create_service("{urn:tsnhub:vihf}VihfWhoAmIBinding", hub.https_url + WHOAMI_PATH)
+    for _ in range(2):
+        with client.settings(raw_response=True):
+            response = service.WhoAmI()
+        assert response.status_code == 200, response.text
+        subject = xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject")
+        assert (subject.get("id"), subject.text) == ("899900032345", "PASSERELLE-SIL-TEST, Moteur d'intégration 4, Laboratoire")
 
 
 def test_break_the_glass_is_accepted_and_recorded(hub: HubProcess, signed) -> None:
