@@ -301,3 +301,13 @@ def test_refused_patient_other_than_the_assertion_patient(hub: HubProcess, signe
     assert "another patient" in reason
     (record,) = audits_after(hub, before)
     assert record.who == "RPPS 899900012347 (structure 49990001234701)"
+
+
+def test_whoami_verifies_even_where_vihf_is_not_required(open_hub: HubProcess, template, signed) -> None:
+    """WhoAmI exists to check assertions: on a hub with `require_vihf = false` it still
+    verifies the assertion it is given."""
+    before = last_audit_id(open_hub)
+    assert_refused(open_hub, call(open_hub, template()), faults.FAILED_AUTHENTICATION, before)
+    response = call(open_hub, signed("vihf-hospital-indirecte-nurse"))
+    assert response.status_code == 200, response.text
+    assert xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject").get("id") == "899900042344"
