@@ -27,7 +27,7 @@ from hub.store.models.identity import (
     IdentityPerson,
 )
 
-from actors.identity import ins
+from actors.identity import ins, matching
 from actors.identity.events import IdentifierChanged, PatientsLinked, PatientsMerged, publish
 from actors.identity.model import Cx, Hd, IdentityStatus, Traits, normalise
 
@@ -71,8 +71,8 @@ class Policy:
 
     affinity_domain: str = ins.OID_INS_NIR
     accepted_domains: tuple[str, ...] = ()
-    auto_link_threshold: float = 0.95
-    review_threshold: float = 0.80
+    auto_link_threshold: float = 0.97
+    review_threshold: float = 0.5
 
     def accepts(self, hd: Hd, row: DomainRef | None = None) -> bool:
         """Whether identifiers of this assigning authority are accepted: the affinity
@@ -403,13 +403,15 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
     status = screened.status
     if created:
         values = trait_values(incoming.traits, screened.status, incoming, ctx.now)
-        person_id = match_person(session, ctx, values, screened)
+        empi_traits = matching.traits_of(values, _qualified_ins(screened))
+        person_id = match_person(session, ctx, empi_traits, [domain.id for _r, _c, domain, _row in resolved])
         if person_id is None:
             person_id = connection.execute(_INSERT_PERSON, {"created_at": ctx.now}).inserted_primary_key[0]
         values.setdefault("details", "{}")
         patient_id = connection.execute(
             _INSERT_PATIENT, {"person_id": person_id, "active": True, "merged_into_id": None, "created_at": ctx.now, **values}
         ).inserted_primary_key[0]
+        matching.store_keys(connection, patient_id, empi_traits)
         for candidate, score in ctx.review:
             session.execute(insert(IdentityMatchCandidate).values(
                 patient_id=patient_id, candidate_person_id=candidate, score=score, status="pending", created_at=ctx.now))
@@ -419,7 +421,9 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
         stored = connection.execute(_SELECT_STORED, {"patient_key": patient_id}).one()
         person_id = stored.person_id
         if screened.status.rank >= IdentityStatus(stored.status).rank or incoming.source == stored.source:
-            connection.execute(_UPDATE_PATIENT, {"patient_key": patient_id, **trait_values(incoming.traits, screened.status, incoming, ctx.now)})
+            values = trait_values(incoming.traits, screened.status, incoming, ctx.now)
+            connection.execute(_UPDATE_PATIENT, {"patient_key": patient_id, **values})
+            matching.store_keys(connection, patient_id, matching.traits_of(values, _qualified_ins(screened)), replace=True)
         else:
             status = IdentityStatus(stored.status)
     new_identifiers = []
@@ -437,6 +441,12 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
     if screened.remove_ins:
         status = remove_ins(session, ctx, patient_id) or status
     return FeedResult(patient_id, person_id, created, status)
+
+
+def _qualified_ins(screened: Screened) -> Cx | None:
+    if screened.status is not IdentityStatus.QUAL:
+        return None
+    return next((cx for _rep, cx in screened.identifiers if cx.authority.universal_id in ins.INS_OIDS), None)
 
 
 def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, domain: DomainRef, cx: Cx) -> None:
@@ -636,25 +646,15 @@ def unlink(session: Session, ctx: Context, first: IncomingIdentity, second: Inco
 
 # -- EMPI ---------------------------------------------------------------------------------------
 
-def match_person(session: Session, ctx: Context, values: dict[str, Any], screened: Screened) -> int | None:
-    """The person a new record belongs to when the EMPI scores a known person above the
-    auto-link threshold; a grey-zone candidate is queued for identity review. The one
-    place where the identity core calls the EMPI scorer."""
-    best = empi_best_match(session, values, screened)
+def match_person(session: Session, ctx: Context, traits: Any, domain_ids: Sequence[int]) -> int | None:
+    """The person a record from a new domain belongs to, when the EMPI decides "link"
+    for the best candidate; a "review" decision queues the pair for the identity
+    vigilance cell (`identity_match_candidate`) and the record gets a person of its own."""
+    best = matching.best_match(session, traits, domain_ids, ctx.policy.auto_link_threshold, ctx.policy.review_threshold)
     if best is None:
         return None
-    person_id, score = best
-    if score >= ctx.policy.auto_link_threshold:
-        return person_id
-    if score >= ctx.policy.review_threshold:
-        ctx.review.append((person_id, score))
-    return None
-
-
-def empi_best_match(session: Session, values: dict[str, Any], screened: Screened) -> tuple[int, float] | None:
-    """Best (person id, score) the EMPI (`actors.empi`) finds for a new record, or None.
-
-    The scorer of `actors.empi` is not published yet: until it is, no record is linked by
-    traits (records sharing an identifier, such as an INS, are cross-referenced by
-    `feed` itself)."""
+    if best.decision == "link":
+        return best.person_id
+    if best.decision == "review":
+        ctx.review.append((best.person_id, best.score))
     return None

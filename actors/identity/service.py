@@ -56,6 +56,6 @@ def policy_from_config(identity_config: Any) -> Policy:
     return Policy(
         affinity_domain=identity_config.affinity_domain,
         accepted_domains=tuple(identity_config.accepted_domains),
-        auto_link_threshold=float(getattr(identity_config, "match_auto_link_threshold", 0.95)),
-        review_threshold=float(getattr(identity_config, "match_review_threshold", 0.80)),
+        auto_link_threshold=float(identity_config.match_auto_link_threshold),
+        review_threshold=float(identity_config.match_review_threshold),
     )

@@ -260,3 +260,49 @@ def test_query_cancel_drops_the_pointers(store: Store) -> None:
         assert query.cancel(session, "TAG", "LGC|CAB") == 1
     with store.transaction() as session, pytest.raises(query.UnknownContinuation):
         query.take_continuation(session, pointer, "TAG", q, NOW)
+
+
+# -- EMPI ------------------------------------------------------------------------------------
+
+def persons_of(store: Store) -> list[int]:
+    with store.session() as session:
+        return list(session.scalars(select(IdentityPatient.person_id).order_by(IdentityPatient.id)))
+
+
+def test_empi_links_the_same_person_arriving_from_a_new_domain(store: Store) -> None:
+    feed(store, IncomingIdentity([Cx("100871", IPP, "PI")], Traits(
+        [PersonName("BREMOND", "HUGO", "HUGO PAUL", "", "L")], "19791103", "M", "44109")))
+    feed(store, IncomingIdentity([Cx("CLA-1", CLINIC, "PI")], Traits(
+        [PersonName("BRÉMOND", "Hugo", "Hugo Paul", "", "L")], "19791103", "M", "44109"), source="DPI|CLA"))
+    first, second = persons_of(store)
+    assert first == second
+    with store.session() as session:
+        assert [c.value for c in query.cross_references(session, Cx("CLA-1", CLINIC), [IPP])] == ["100871"]
+
+
+def test_empi_keeps_twins_apart_and_same_domain_records_apart(store: Store) -> None:
+    feed(store, person([Cx("T-1", IPP, "PI")], given="LOUIS"))
+    feed(store, person([Cx("T-2", CLINIC, "PI")], given="ARTHUR", source="DPI|CLA"))  # twin, other domain
+    feed(store, person([Cx("T-3", IPP, "PI")], given="LOUIS"))  # duplicate within one domain: the source's A40
+    assert len(set(persons_of(store))) == 3
+
+
+def test_empi_grey_zone_goes_to_identity_review(store: Store) -> None:
+    from actors.empi import Matcher, PartialDate, Traits as EmpiTraits
+    from hub.store.models.identity import IdentityMatchCandidate
+
+    known = person([Cx("R-1", IPP, "PI")], family="FONTANIER", given="CAMILLE", birth="19870412", sex="F")
+    arriving = IncomingIdentity([Cx("R-2", CLINIC, "PI")], Traits([PersonName("FONTANIER", "", "", "", "L")], "1987", "F"))
+    # The pair is in the EMPI's grey zone (given names missing, birth year only).
+    decision = Matcher().compare(
+        EmpiTraits(birth_name="FONTANIER", given_names=("CAMILLE",), birth_date=datetime(1987, 4, 12).date(), sex="F"),
+        EmpiTraits(birth_name="FONTANIER", birth_date=PartialDate(1987), sex="F"),
+    ).decision
+    assert decision == "review"
+    feed(store, known)
+    feed(store, arriving)
+    first, second = persons_of(store)
+    assert first != second
+    with store.session() as session:
+        candidate = session.scalars(select(IdentityMatchCandidate)).one()
+        assert (candidate.candidate_person_id, candidate.status) == (first, "pending")

@@ -96,6 +96,22 @@ class IdentityIdentifier(Base):
     )
 
 
+class IdentityBlockingKey(Base):
+    """EMPI blocking keys of a patient record (`actors.empi.blocking_keys`): candidates
+    of an incoming record are the records sharing one of its keys."""
+
+    __tablename__ = "identity_blocking_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
+    key: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_identity_blocking_key_key", "key"),
+        Index("ix_identity_blocking_key_patient", "patient_id"),
+    )
+
+
 class IdentityHistory(Base):
     """Merges, links, unlinks, identifier changes: what happened, never erased."""
 

@@ -1,4 +1,4 @@
-"""identity: domains, persons, patients, identifiers, history, EMPI candidates, events,
+"""identity: domains, persons, patients, identifiers, blocking keys, history, EMPI candidates, events,
 PDQ continuations, encounters and movements
 
 Revision ID: 0004_identity
@@ -105,6 +105,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('visit_domain', 'visit_number', name='uq_identity_encounter_visit_domain')
     )
     op.create_index('ix_identity_encounter_patient', 'identity_encounter', ['patient_id'], unique=False)
+    op.create_table('identity_blocking_key',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['patient_id'], ['identity_patient.id'], name=op.f('fk_identity_blocking_key_patient_id_identity_patient')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_blocking_key'))
+    )
+    op.create_index('ix_identity_blocking_key_key', 'identity_blocking_key', ['key'], unique=False)
+    op.create_index('ix_identity_blocking_key_patient', 'identity_blocking_key', ['patient_id'], unique=False)
     op.create_table('identity_history',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('at', hub.store.base.UTCDateTime(), nullable=False),
@@ -169,6 +178,7 @@ def downgrade() -> None:
     op.drop_table("identity_match_candidate")
     op.drop_table("identity_identifier")
     op.drop_table("identity_history")
+    op.drop_table("identity_blocking_key")
     op.drop_table("identity_encounter")
     op.drop_table("identity_patient")
     op.drop_table("identity_person")
