@@ -20,8 +20,9 @@ Rule ids (errors unless marked warning):
 - CISIS-HDR-INS-TRAITS: with an INS, the birth name (family BR), sex and birth date are
   present (first birth given name and birthplace code: warnings).
 - CISIS-HDR-PATIENT: patient name, administrativeGenderCode and birthTime present.
-- CISIS-HDR-AUTHOR: at least one author with time and assignedAuthor/id, a person or a
-  device; a person is identified under 1.2.250.1.71.4.2.1 (IdNat_PS).
+- CISIS-HDR-AUTHOR: at least one author with time (a TS with at least a date; coarser
+  than the second: warning) and assignedAuthor/id, a person or a device; a person is
+  identified under 1.2.250.1.71.4.2.1 (IdNat_PS).
 - CISIS-HDR-CUSTODIAN: custodian organisation identified under 1.2.250.1.71.4.2.2.
 - CISIS-HDR-LEGALAUTHENTICATOR: legalAuthenticator with time, signatureCode S and
   assignedEntity/id.
@@ -54,17 +55,21 @@ CONFIDENTIALITY_CODES = frozenset({"N", "R", "V"})
 GENDER_CODES = frozenset({"M", "F", "U"})
 
 
-def _ts(emit: Emitter, rule: str, element: etree._Element | None, what: str, parent: etree._Element) -> None:
-    """A TS precise to the second with a time-zone offset (CI-SIS header timestamps)."""
+def _ts(
+    emit: Emitter, rule: str, element: etree._Element | None, what: str, parent: etree._Element, strict: bool = True
+) -> None:
+    """A TS precise to the second with a time-zone offset: required of the document's
+    effectiveTime; for other header times a coarser TS is only a warning."""
     if element is None:
         emit.error(rule, f"{what} is required", parent)
         return
     value = element.get("value", "")
     precision = ts_precision(value)
-    if precision is None:
-        emit.error(rule, f"{what}/@value is not an HL7 TS", element, "value")
+    if precision is None or precision[0] < 8:
+        emit.error(rule, f"{what}/@value is not an HL7 TS with at least a date", element, "value")
     elif precision[0] < 14 or not precision[1]:
-        emit.error(rule, f"{what} shall be precise to the second with a UTC offset (YYYYMMDDHHMMSS+ZZZZ)", element, "value")
+        report = emit.error if strict else emit.warning
+        report(rule, f"{what} shall be precise to the second with a UTC offset (YYYYMMDDHHMMSS+ZZZZ)", element, "value")
 
 
 def check(document: CdaDocument, emit: Emitter) -> None:
@@ -149,7 +154,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     if legal is None:
         emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator is required", root)
     else:
-        _ts(emit, "CISIS-HDR-LEGALAUTHENTICATOR", first("cda:time", legal), "legalAuthenticator/time", legal)
+        _ts(emit, "CISIS-HDR-LEGALAUTHENTICATOR", first("cda:time", legal), "legalAuthenticator/time", legal, strict=False)
         signature = first("cda:signatureCode", legal)
         if signature is None or signature.get("code") != "S":
             emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator/signatureCode/@code shall be S",
@@ -252,7 +257,7 @@ def _authors(document: CdaDocument, emit: Emitter) -> None:
         emit.error("CISIS-HDR-AUTHOR", "at least one author is required", document.root)
     for author in authors:
         first = document.first
-        _ts(emit, "CISIS-HDR-AUTHOR", first("cda:time", author), "author/time", author)
+        _ts(emit, "CISIS-HDR-AUTHOR", first("cda:time", author), "author/time", author, strict=False)
         assigned = first("cda:assignedAuthor", author)
         if assigned is None:
             emit.error("CISIS-HDR-AUTHOR", "author/assignedAuthor is required", author)

@@ -302,3 +302,13 @@ def test_ii_root() -> None:
     assert datatypes.is_ii_root("6E1B7C20-2A4D-4F3B-9C11-0D5E8A7F3B01")
     assert not datatypes.is_ii_root("1.02.3")
     assert not datatypes.is_ii_root("ProbablyLocalToPlacerOrg")
+
+
+def test_author_time_to_the_day_is_a_warning(rules_only: Validator, mutate: Mutate) -> None:
+    report = rules_only.validate(mutate(CISIS, lambda r: find(r, "cda:author/cda:time").set("value", "20250428")))
+    assert report.valid
+    assert any(f.rule == "CISIS-HDR-AUTHOR" and f.severity is Severity.WARNING for f in report.findings)
+
+
+def test_author_time_is_required(rules_only: Validator, mutate: Mutate) -> None:
+    assert errors(rules_only, mutate(CISIS, lambda r: remove(r, "cda:author/cda:time"))) == {"CISIS-HDR-AUTHOR"}
