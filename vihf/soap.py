@@ -158,7 +158,7 @@ def whoami(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
         audit_patient = requested
         _add(body, "Access", decision.reason, allowed="true", breakTheGlass=str(decision.break_the_glass).lower())
     response = soap.SoapResponse(body, WHOAMI_RESPONSE_ACTION)
-    response.audit_patient = audit_patient  # type: ignore[attr-defined]
+    response.audit_patient = audit_patient
     return response
 
 
