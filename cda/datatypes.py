@@ -47,5 +47,5 @@ def has_null_flavor(element: etree._Element) -> bool:
 
 def xsi_type(element: etree._Element) -> str:
     """Local name of the xsi:type of `element` (prefix dropped), or ''."""
-    value = element.get("{http://www.w3.org/2001/XMLSchema-instance}type", "")
+    value = str(element.get("{http://www.w3.org/2001/XMLSchema-instance}type", ""))
     return value.split(":")[-1]

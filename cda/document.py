@@ -33,7 +33,7 @@ class CdaDocument:
 
     @property
     def is_clinical_document(self) -> bool:
-        return self.root.tag == f"{{{HL7V3}}}ClinicalDocument"
+        return bool(self.root.tag == f"{{{HL7V3}}}ClinicalDocument")
 
     def xpath(self, expression: str, context: etree._Element | None = None) -> list[etree._Element]:
         """Elements selected by `expression` (prefixes `cda`, `sdtc`, `lab`, `xsi`)."""

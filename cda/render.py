@@ -81,7 +81,8 @@ def junit(reports: Sequence[Report]) -> bytes:
     suites.set("failures", str(total_failures))
     suites.set("errors", "0")
     suites.set("skipped", str(total_skipped))
-    return etree.tostring(suites, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    data: bytes = etree.tostring(suites, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return data
 
 
 def _line(finding: Finding) -> str:

@@ -46,7 +46,7 @@ class SchematronError(ValueError):
     """A configured schematron cannot be read or compiled."""
 
 
-class _LocalFilesOnly(etree.Resolver):
+class _LocalFilesOnly(etree.Resolver):  # type: ignore[misc]
     """External entities and includes only from inside the schematron's folder."""
 
     def __init__(self, base: Path) -> None:
