@@ -110,7 +110,10 @@ class SoapResource(resource.Resource):
         return server.NOT_DONE_YET
 
     def render_GET(self, request: server.Request) -> bytes:
-        if b"wsdl" not in {key.lower() for key in request.args} or self.endpoint.wsdl is None:
+        # `?wsdl` has no `=`: Twisted's request.args leaves such a key out, so read the query.
+        query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
+        asked = {part.split(b"=", 1)[0].lower() for part in query.split(b"&")}
+        if b"wsdl" not in asked or self.endpoint.wsdl is None:
             request.setResponseCode(405)
             request.setHeader(b"allow", b"POST")
             return b"SOAP 1.2 endpoint: POST an envelope, or GET ?wsdl\n"

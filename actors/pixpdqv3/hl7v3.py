@@ -5,6 +5,7 @@ and the acknowledgement with its details (HL7 table 0357 codes).
 """
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -69,6 +70,21 @@ def children(element: etree._Element | None, name: str) -> list[etree._Element]:
 
 def text_of(element: etree._Element | None) -> str:
     return " ".join("".join(element.itertext()).split()) if element is not None else ""
+
+
+def echo(element: etree._Element) -> etree._Element:
+    """A copy of a request element to echo in a response (queryByParameter): `xsi:type`
+    values naming HL7 types by a prefix declared above the element are rewritten to the
+    unprefixed name, which resolves to the HL7 namespace of the response."""
+    copied = copy.deepcopy(element)
+    xsi_type = f"{{{XSI}}}type"
+    for source, target in zip(element.iter(), copied.iter()):
+        value = source.get(xsi_type) if isinstance(source.tag, str) else None
+        if value and ":" in value:
+            prefix, local = value.split(":", 1)
+            if source.nsmap.get(prefix) == HL7:
+                target.set(xsi_type, local)
+    return copied
 
 
 # -- errors --------------------------------------------------------------------------------

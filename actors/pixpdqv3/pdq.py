@@ -8,7 +8,6 @@ beyond what the consumer asked.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -189,6 +188,14 @@ def _write_patient(event: etree._Element, view: PatientView) -> None:
         etree.SubElement(person, q("birthTime")).set("value", view.traits.birth_date)
     for address in view.traits.addresses:
         hl7v3.write_address(person, address)
+    # Every person returned met every parameter of the query (the query core matches
+    # exactly, or by prefix where `*` asks for it): the degree of match is 100.
+    subject_of = etree.SubElement(patient, q("subjectOf1"))
+    observation = etree.SubElement(subject_of, q("queryMatchObservation"), classCode="COND", moodCode="EVN")
+    etree.SubElement(observation, q("code")).set("code", "IHE_PDQ")
+    value = etree.SubElement(observation, q("value"))
+    value.set(f"{{{hl7v3.XSI}}}type", "INT")
+    value.set("value", "100")
 
 
 def response(request_wrapper: hl7v3.Wrapper | None, query_id: hl7v3.II | None,
@@ -221,5 +228,5 @@ def response(request_wrapper: hl7v3.Wrapper | None, query_id: hl7v3.II | None,
         etree.SubElement(query_ack, q("resultCurrentQuantity")).set("value", str(counts.current))
         etree.SubElement(query_ack, q("resultRemainingQuantity")).set("value", str(counts.remaining))
     if query_by_parameter is not None:
-        act.append(copy.deepcopy(query_by_parameter))
+        act.append(hl7v3.echo(query_by_parameter))
     return root

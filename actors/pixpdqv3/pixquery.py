@@ -3,7 +3,6 @@ identity core's values, PRPA_IN201310UV02 written back (ITI TF-2b 3.45.4).
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -101,5 +100,5 @@ def response(query: PixQuery | None, request_wrapper: hl7v3.Wrapper | None, iden
     )
     echo = query.query_by_parameter if query else query_by_parameter
     if echo is not None:
-        act.append(copy.deepcopy(echo))
+        act.append(hl7v3.echo(echo))
     return root

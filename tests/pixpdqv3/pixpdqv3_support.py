@@ -115,10 +115,12 @@ def _wrapper(name: str, sender: str = "1.2.250.1.999.7.1") -> str:
 
 
 def feed(ids: Sequence[tuple[str, str]], family: str, given: str, birth: str, sex: str,
-         name: str = "PRPA_IN201301UV02", city: str = "", prior: Sequence[tuple[str, str]] = ()) -> etree._Element:
+         name: str = "PRPA_IN201301UV02", city: str = "", street: str = "", prior: Sequence[tuple[str, str]] = ()) -> etree._Element:
     """An ITI-44 message: Patient.id for each (root, extension), one legal name."""
     ids_xml = "".join(f'<id root="{root}" extension="{ext}"/>' for root, ext in ids)
-    addr = f"<addr><city>{city}</city></addr>" if city else ""
+    addr = ""
+    if city or street:
+        addr = f"<addr><streetAddressLine>{street}</streetAddressLine><city>{city}</city></addr>"
     replacement = ""
     if prior:
         prior_ids = "".join(f'<id root="{root}" extension="{ext}"/>' for root, ext in prior)
