@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"tsnhub validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    # Reports name files and quote rule messages: never fail on a narrow terminal encoding.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     reports: list[Report] = []
     unreadable = False
     for path in args.files:

@@ -16,9 +16,13 @@ from lxml import etree
 
 from cda import render
 from cda.engine import Validator, ValidatorConfig
+from cda.gate import POLICIES
 from cda.profiles import PROFILES
 from cda.report import Report
+from cda.schema import SchemaConfigurationError
+from cda.schematron import SchematronError
 from hub import soap
+from hub.config import ConfigError
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -79,12 +83,18 @@ class ValidationService:
 
 
 def install(hub: Hub) -> None:
-    """Register `/validation` with the `[cda]` configuration of the hub."""
+    """Register `/validation` with the `[cda]` configuration of the hub; an unusable schema
+    folder, schematron or gate policy is a configuration error (the hub does not start)."""
     section = hub.config.cda
-    validator = Validator(ValidatorConfig(
-        schema_dir=section.schema_dir,
-        schematrons=list(section.schematrons),
-        max_bytes=hub.config.server.max_request_bytes,
-    ))
+    if section.submission_gate not in POLICIES:
+        raise ConfigError(f"[cda] submission_gate must be one of {', '.join(POLICIES)}")
+    try:
+        validator = Validator(ValidatorConfig(
+            schema_dir=section.schema_dir,
+            schematrons=list(section.schematrons),
+            max_bytes=hub.config.server.max_request_bytes,
+        ))
+    except (SchemaConfigurationError, SchematronError) as exc:
+        raise ConfigError(f"[cda] {exc}") from None
     service = ValidationService(validator)
     hub.soap_endpoint(PATH, WSDL).operation(ACTION_VALIDATE, TRANSACTION, service.validate)

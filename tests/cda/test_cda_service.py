@@ -144,3 +144,10 @@ def test_service_follows_the_vihf_security_setting(
     client = zeep_client(hub, wsse_plugin=wsse.VihfSecurity(lambda: assertion))
     result = client.service.Validate(Document=document)
     assert result.Valid is True
+
+
+def test_unusable_cda_configuration_stops_the_hub(start_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RuntimeError, match="schema directory"):
+        start_hub(f'[cda]\nschema_dir = "{tmp_path / "absent"}"\n')
+    with pytest.raises(RuntimeError, match="submission_gate"):
+        start_hub('[cda]\nsubmission_gate = "block"\n')
