@@ -21,8 +21,8 @@ Rule ids (errors unless marked warning):
   present (first birth given name and birthplace code: warnings).
 - CISIS-HDR-PATIENT: patient name, administrativeGenderCode and birthTime present.
 - CISIS-HDR-AUTHOR: at least one author with time (a TS with at least a date; coarser
-  than the second: warning) and assignedAuthor/id, a person or a device; a person is
-  identified under 1.2.250.1.71.4.2.1 (IdNat_PS).
+  than the second: warning) and assignedAuthor/id, a person or a device; a person
+  identified otherwise than under 1.2.250.1.71.4.2.1 (IdNat_PS): warning.
 - CISIS-HDR-CUSTODIAN: custodian organisation identified under 1.2.250.1.71.4.2.2.
 - CISIS-HDR-LEGALAUTHENTICATOR: legalAuthenticator with time, signatureCode S and
   assignedEntity/id.
@@ -270,7 +270,7 @@ def _authors(document: CdaDocument, emit: Emitter) -> None:
         if person is None and device is None:
             emit.error("CISIS-HDR-AUTHOR", "assignedAuthor shall hold an assignedPerson or an assignedAuthoringDevice", assigned)
         elif person is not None and author_id is not None and author_id.get("root") != IDNAT_PS and not has_null_flavor(author_id):
-            emit.error("CISIS-HDR-AUTHOR", f"a person author shall be identified under {IDNAT_PS} (IdNat_PS)", author_id, "root")
+            emit.warning("CISIS-HDR-AUTHOR", f"a health professional author is identified under {IDNAT_PS} (IdNat_PS)", author_id, "root")
 
 
 def _body(document: CdaDocument, emit: Emitter) -> None:

@@ -119,7 +119,7 @@ def test_ci_sis_header_element_required(validator: Validator, mutate: Mutate, pa
         ("cda:typeId", "extension", "POCD_HD000041", "CISIS-HDR-TYPEID"),
         ("cda:id", "root", "not-an-oid", "CISIS-HDR-ID"),
         ("cda:custodian//cda:representedCustodianOrganization/cda:id", "root", "2.999.1", "CISIS-HDR-CUSTODIAN"),
-        ("cda:author/cda:assignedAuthor/cda:id", "root", "2.999.1", "CISIS-HDR-AUTHOR"),
+        ("cda:author/cda:assignedAuthor/cda:id", "root", "", "CISIS-HDR-AUTHOR"),
         ("cda:legalAuthenticator/cda:signatureCode", "code", "X", "CISIS-HDR-LEGALAUTHENTICATOR"),
         ("cda:recordTarget//cda:administrativeGenderCode", "code", "X", "CISIS-HDR-PATIENT"),
     ],
@@ -312,3 +312,9 @@ def test_author_time_to_the_day_is_a_warning(rules_only: Validator, mutate: Muta
 
 def test_author_time_is_required(rules_only: Validator, mutate: Mutate) -> None:
     assert errors(rules_only, mutate(CISIS, lambda r: remove(r, "cda:author/cda:time"))) == {"CISIS-HDR-AUTHOR"}
+
+
+def test_author_outside_idnat_ps_is_a_warning(rules_only: Validator, mutate: Mutate) -> None:
+    report = rules_only.validate(mutate(CISIS, lambda r: find(r, "cda:author/cda:assignedAuthor/cda:id").set("root", "2.999.1")))
+    assert report.valid
+    assert any(f.rule == "CISIS-HDR-AUTHOR" and f.severity is Severity.WARNING for f in report.findings)
