@@ -275,3 +275,18 @@ def test_sigterm_stops_the_hub_cleanly(start_hub) -> None:  # type: ignore[no-un
     assert hub.stop() == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", hub.mllp_port), timeout=2)
+
+
+@pytest.mark.parametrize("query", ["wsdl", "WSDL", "wsdl="])
+def test_get_wsdl_returns_the_contract_with_this_hub_address(open_hub: HubProcess, query: str) -> None:
+    response = open_hub.session().get(f"{open_hub.https_url}/xds/registry?{query}", timeout=10)
+    assert response.status_code == 200
+    root = etree.fromstring(response.content)
+    assert etree.QName(root).localname == "definitions"
+    locations = [e.get("location") for e in root.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address")]
+    assert locations and all(loc == f"https://127.0.0.1:{open_hub.https_port}/xds/registry" for loc in locations)
+
+
+def test_get_without_wsdl_is_not_allowed(open_hub: HubProcess) -> None:
+    response = open_hub.session().get(f"{open_hub.https_url}/xds/registry", timeout=10)
+    assert response.status_code == 405
