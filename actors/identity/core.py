@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.store.models.identity import (
@@ -215,9 +215,9 @@ def resolve_domain(session: Session, ctx: Context, hd: Hd, location: Location) -
     if not ctx.policy.accepts(hd, ref):
         raise IdentityError(UNKNOWN_KEY, location, f"assigning authority {hd.key} is not accepted by this PIX manager")
     if ref is None:
-        new_id = session.execute(
+        new_id = _new_id(session.connection().execute(
             insert(IdentityDomain).values(namespace=hd.namespace, universal_id=hd.universal_id, universal_id_type=hd.universal_id_type)
-        ).inserted_primary_key[0]
+        ))
         ref = DomainRef(int(new_id), hd.namespace, hd.universal_id, hd.universal_id_type)
         ctx.created_domains.append(ref)
     elif (hd.universal_id and not ref.universal_id) or (hd.namespace and not ref.namespace):
@@ -360,9 +360,10 @@ def find_identifier(session: Session, hd: Hd, value: str) -> IdentityIdentifier 
 
 # Table-level statements of the feed's hot path, compiled once (the ORM unit of work and
 # per-call `.values()` cost more than the SQL itself here).
-_PATIENT = IdentityPatient.__table__
-_IDENTIFIER = IdentityIdentifier.__table__
-_INSERT_PERSON = IdentityPerson.__table__.insert()
+_PATIENT: Table = IdentityPatient.__table__  # type: ignore[assignment]
+_IDENTIFIER: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
+_PERSON: Table = IdentityPerson.__table__  # type: ignore[assignment]
+_INSERT_PERSON = _PERSON.insert()
 _INSERT_PATIENT = _PATIENT.insert()
 _INSERT_IDENTIFIER = _IDENTIFIER.insert()
 _UPDATE_PATIENT = _PATIENT.update().where(_PATIENT.c.id == bindparam("patient_key"))
@@ -370,6 +371,12 @@ _SELECT_IDENTIFIER = select(_IDENTIFIER.c.id, _IDENTIFIER.c.patient_id, _IDENTIF
     _IDENTIFIER.c.domain_id == bindparam("domain_key"), _IDENTIFIER.c.value == bindparam("value_key")
 )
 _SELECT_STORED = select(_PATIENT.c.status, _PATIENT.c.source, _PATIENT.c.person_id).where(_PATIENT.c.id == bindparam("patient_key"))
+
+
+def _new_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResult:
@@ -406,11 +413,11 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
         empi_traits = matching.traits_of(values, _qualified_ins(screened))
         person_id = match_person(session, ctx, empi_traits, [domain.id for _r, _c, domain, _row in resolved])
         if person_id is None:
-            person_id = connection.execute(_INSERT_PERSON, {"created_at": ctx.now}).inserted_primary_key[0]
+            person_id = _new_id(connection.execute(_INSERT_PERSON, {"created_at": ctx.now}))
         values.setdefault("details", "{}")
-        patient_id = connection.execute(
+        patient_id = _new_id(connection.execute(
             _INSERT_PATIENT, {"person_id": person_id, "active": True, "merged_into_id": None, "created_at": ctx.now, **values}
-        ).inserted_primary_key[0]
+        ))
         matching.store_keys(connection, patient_id, empi_traits)
         for candidate, score in ctx.review:
             session.execute(insert(IdentityMatchCandidate).values(

@@ -13,7 +13,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from actors import empi
@@ -23,9 +23,9 @@ from hub.store.models.identity import IdentityBlockingKey, IdentityDomain, Ident
 
 MAX_CANDIDATES = 200
 
-_KEYS = IdentityBlockingKey.__table__
+_KEYS: Table = IdentityBlockingKey.__table__  # type: ignore[assignment]
 _INSERT_KEYS = _KEYS.insert()
-_PATIENT = IdentityPatient.__table__
+_PATIENT: Table = IdentityPatient.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

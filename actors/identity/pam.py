@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -109,7 +110,7 @@ def _unit(zbe: er7.Segment, number: int) -> str:
     return zbe.value(number, 10) or zbe.value(number, 1)
 
 
-def _ts(value: str, location: str):  # type: ignore[no-untyped-def]
+def _ts(value: str, location: str) -> datetime | None:
     try:
         return parse_ts(value)
     except ValueError as exc:

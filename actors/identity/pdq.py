@@ -3,6 +3,8 @@ the continuation option (RCP-2 quantity, DSC-1 pointer kept in the store) and qu
 cancel (QCN^J01), domain filtering by QPD-8."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from hub import hl7v2
@@ -136,12 +138,12 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
         return answer("AE", [], refused.errors)
 
 
-def _run_query(service: IdentityService, msh: hl7v2.Msh, work) -> str:  # type: ignore[no-untyped-def]
+def _run_query(service: IdentityService, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
     """A query runs in one transaction too (it consumes and stores continuation
     pointers); refusals are answered as RSP, not ACK, so they are re-raised here."""
     ctx = Context(service.policy, service.clock(), msh.get(10))
     with service.store.transaction() as session:
-        return work(session, ctx)  # type: ignore[no-any-return]
+        return work(session, ctx)
 
 
 def handle_cancel(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:

@@ -8,6 +8,7 @@ from hub import hl7v2
 
 from actors.identity import core, er7, query
 from actors.identity.core import Context, Location
+from actors.identity.model import Hd
 from actors.identity.service import IdentityService
 from actors.identity.v2 import (
     Refusal, Route, complements, incoming_from_pid, parse, refusal, require_order, response_msh, source_of, without_nulls,
@@ -135,14 +136,14 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
     return answer("OK", pid)
 
 
-def _same_domain(a: core.Hd, b: core.Hd) -> bool:
+def _same_domain(a: Hd, b: Hd) -> bool:
     if a.universal_id and b.universal_id:
         return a.universal_id == b.universal_id
     return a.namespace == b.namespace
 
 
 def _text(code: str) -> str:
-    return hl7v2._TEXT_0357.get(code, "")
+    return str(hl7v2._TEXT_0357.get(code, ""))
 
 
 def routes(service: IdentityService) -> list[Route]:

@@ -8,6 +8,7 @@ to the requested domains. An INS is returned only for a qualified identity.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 import json
 import secrets
 from collections.abc import Sequence
@@ -148,11 +149,11 @@ def _traits(patient: IdentityPatient) -> Traits:
     )
 
 
-def _name_condition(column_a: object, column_b: object, value: str) -> object:
+def _name_condition(column_a: Any, column_b: Any, value: str) -> Any:
     prefix = value.endswith("*")
     folded = normalise(value.rstrip("*"))
     if prefix:
-        return or_(column_a.startswith(folded), column_b.startswith(folded))  # type: ignore[attr-defined]
+        return or_(column_a.startswith(folded), column_b.startswith(folded))
     return or_(column_a == folded, column_b == folded)
 
 

@@ -150,11 +150,11 @@ def without_nulls(incoming: IncomingIdentity) -> IncomingIdentity:
 
 def complements(message: er7.Er7Message, names: Sequence[str]) -> dict[str, object]:
     """Raw fields of the French complement segments (ZFA, ZFD, ZFS, ROL ...) to keep."""
-    found: dict[str, object] = {}
+    found: dict[str, list[list[str]]] = {}
     for segment in message.segments:
         if segment.name in names:
-            found.setdefault(segment.name, []).append(segment.fields[1:])  # type: ignore[union-attr]
-    return found
+            found.setdefault(segment.name, []).append(segment.fields[1:])
+    return dict(found)
 
 
 # -- timestamps -------------------------------------------------------------------------------
