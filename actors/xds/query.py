@@ -646,9 +646,11 @@ def run(session: Session, body: etree._Element, settings: QuerySettings, check_r
         query = body.find(f"{{{c.RIM}}}AdhocQuery")
         if query is None:
             raise QueryError(c.XDSRegistryError, "AdhocQueryRequest has no rim:AdhocQuery")
-        stored = QUERIES.get(query.get("id", ""))
+        # the id is an xsd:anyURI: surrounding whitespace is not part of it
+        query_id = query.get("id", "").strip()
+        stored = QUERIES.get(query_id)
         if stored is None:
-            raise QueryError(c.XDSUnknownStoredQuery, f"unknown stored query {query.get('id', '')}", query.get("id", ""))
+            raise QueryError(c.XDSUnknownStoredQuery, f"unknown stored query {query_id}", query_id)
         params = parse_params(query, stored.params, stored.name)
         patient = params.get(stored.patient_param) if stored.patient_param else None
         if patient is not None:
