@@ -5,7 +5,8 @@ Untrusted bytes are parsed only through `hub.xmlsafe` (no DTD, no entity expansi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -13,6 +14,19 @@ from cda.oids import HL7V3, NS
 from hub import xmlsafe
 
 _PREFIXES = {v: k for k, v in NS.items()}
+
+# Compiled XPath expressions, one cache per thread (lxml evaluators keep per-call state).
+_local = threading.local()
+
+
+def _compiled(expression: str) -> etree.XPath:
+    cache: dict[str, etree.XPath] | None = getattr(_local, "xpaths", None)
+    if cache is None:
+        cache = _local.xpaths = {}
+    compiled = cache.get(expression)
+    if compiled is None:
+        compiled = cache[expression] = etree.XPath(expression, namespaces=NS)
+    return compiled
 
 
 class NotWellFormed(ValueError):
@@ -22,7 +36,6 @@ class NotWellFormed(ValueError):
 @dataclass
 class CdaDocument:
     root: etree._Element
-    _xpaths: dict[str, etree.XPath] = field(default_factory=dict, repr=False)
 
     @classmethod
     def parse(cls, data: bytes | memoryview, limits: xmlsafe.XmlLimits = xmlsafe.DEFAULT_LIMITS) -> CdaDocument:
@@ -37,10 +50,7 @@ class CdaDocument:
 
     def xpath(self, expression: str, context: etree._Element | None = None) -> list[etree._Element]:
         """Elements selected by `expression` (prefixes `cda`, `sdtc`, `lab`, `xsi`)."""
-        compiled = self._xpaths.get(expression)
-        if compiled is None:
-            compiled = self._xpaths[expression] = etree.XPath(expression, namespaces=NS)
-        result = compiled(self.root if context is None else context)
+        result = _compiled(expression)(self.root if context is None else context)
         assert isinstance(result, list)
         return [e for e in result if isinstance(e, etree._Element)]
 
