@@ -17,8 +17,9 @@ Rule ids (errors unless marked warning):
 - CISIS-HDR-PATIENT-ID: a qualified patient identifier (id with @root and @extension).
 - CISIS-HDR-INS: an INS id has an INS OID (NIR, NIA, test, demo) and a 15-character
   matricule whose key is right; absence of INS is a warning (local ids and traits only).
-- CISIS-HDR-INS-TRAITS: with an INS, the birth name (family BR), sex and birth date are
-  present (first birth given name and birthplace code: warnings).
+- CISIS-HDR-INS-TRAITS: with an INS, the birth name (family BR), sex (M or F) and birth
+  date are present, and birth names are INSi traits (capitals without diacritics); first
+  birth given name and birthplace code: warnings.
 - CISIS-HDR-PATIENT: patient name, administrativeGenderCode and birthTime present.
 - CISIS-HDR-AUTHOR: at least one author with time (a TS with at least a date; coarser
   than the second: warning) and assignedAuthor/id, a person or a device; a person
@@ -32,6 +33,8 @@ Rule ids (errors unless marked warning):
 - CISIS-HDR-COMPONENT: a structuredBody with titled sections, or a nonXMLBody.
 """
 from __future__ import annotations
+
+import re
 
 from lxml import etree
 
@@ -53,6 +56,9 @@ from cda.rules import Emitter
 INS_ARC = "1.2.250.1.213.1.4."
 CONFIDENTIALITY_CODES = frozenset({"N", "R", "V"})
 GENDER_CODES = frozenset({"M", "F", "U"})
+INS_SEXES = frozenset({"M", "F"})
+# INSi traits: upper case, no diacritics; words joined by space, hyphen or apostrophe.
+INSI_NAME = re.compile(r"^[A-Z]+(?:(?: |-|'|--)[A-Z]+)*$")
 
 
 def _ts(
@@ -240,9 +246,16 @@ def _ins_traits(document: CdaDocument, emit: Emitter, patient: etree._Element) -
     if first("cda:name/cda:given[@qualifier='BR']", patient) is None:
         emit.warning("CISIS-HDR-INS-TRAITS", "with an INS, patient/name/given[@qualifier='BR'] (first birth given name) should be present",
                      patient)
+    for trait in document.xpath("cda:name/cda:family[@qualifier='BR'] | cda:name/cda:given[@qualifier='BR']", patient):
+        if not INSI_NAME.match("".join(trait.itertext()).strip()):
+            emit.error("CISIS-HDR-INS-TRAITS",
+                       "with an INS, birth names are the INSi traits: capital letters without diacritics, space, hyphen, apostrophe",
+                       trait)
     gender = first("cda:administrativeGenderCode", patient)
     if gender is None or has_null_flavor(gender):
         emit.error("CISIS-HDR-INS-TRAITS", "with an INS, the sex (administrativeGenderCode) is required", patient)
+    elif gender.get("code") in GENDER_CODES - INS_SEXES:
+        emit.error("CISIS-HDR-INS-TRAITS", "with an INS, the sex is M or F (the INS sex)", gender, "code")
     birth = first("cda:birthTime", patient)
     if birth is None or not birth.get("value"):
         emit.error("CISIS-HDR-INS-TRAITS", "with an INS, the birth date (birthTime/@value) is required", patient)

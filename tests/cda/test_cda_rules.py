@@ -318,3 +318,24 @@ def test_author_outside_idnat_ps_is_a_warning(rules_only: Validator, mutate: Mut
     report = rules_only.validate(mutate(CISIS, lambda r: find(r, "cda:author/cda:assignedAuthor/cda:id").set("root", "2.999.1")))
     assert report.valid
     assert any(f.rule == "CISIS-HDR-AUTHOR" and f.severity is Severity.WARNING for f in report.findings)
+
+
+@pytest.mark.parametrize("name", ["Brémond", "BRÉMOND", "bremond", "BREMOND2"])
+def test_ins_birth_name_is_an_insi_trait(rules_only: Validator, mutate: Mutate, name: str) -> None:
+    def change(root: etree._Element) -> None:
+        find(root, "cda:recordTarget//cda:family[@qualifier='BR']").text = name
+
+    assert errors(rules_only, mutate(CISIS, change)) == {"CISIS-HDR-INS-TRAITS"}
+
+
+@pytest.mark.parametrize("name", ["LEFEBVRE-VIGNAL", "D'ARTAGNAN", "DE LA TOUR", "MARTIN--DURAND"])
+def test_insi_names(rules_only: Validator, mutate: Mutate, name: str) -> None:
+    def change(root: etree._Element) -> None:
+        find(root, "cda:recordTarget//cda:family[@qualifier='BR']").text = name
+
+    assert rules_only.validate(mutate(CISIS, change)).valid
+
+
+def test_ins_sex_is_m_or_f(rules_only: Validator, mutate: Mutate) -> None:
+    report = rules_only.validate(mutate(CISIS, lambda r: find(r, "cda:recordTarget//cda:administrativeGenderCode").set("code", "U")))
+    assert rules_of(report) == {"CISIS-HDR-INS-TRAITS"}
