@@ -31,7 +31,7 @@ def zeep_client(hub, plugins=None, wsse_plugin=None):  # type: ignore[no-untyped
     session = hub.session()
     session.trust_env = False
     return zeep.Client(
-        f"{hub.https_url}/validation?wsdl=",
+        f"{hub.https_url}/validation?wsdl",
         transport=Transport(session=session),
         plugins=[WsAddressingPlugin(), *(plugins or [])],
         wsse=wsse_plugin,
@@ -39,7 +39,7 @@ def zeep_client(hub, plugins=None, wsse_plugin=None):  # type: ignore[no-untyped
 
 
 def test_wsdl_is_served_with_the_hub_address(validation_hub) -> None:  # type: ignore[no-untyped-def]
-    response = validation_hub.session().get(f"{validation_hub.https_url}/validation?wsdl=", timeout=30)
+    response = validation_hub.session().get(f"{validation_hub.https_url}/validation?wsdl", timeout=30)
     assert response.status_code == 200
     wsdl = xmlsafe.parse(response.content)
     address = wsdl.find(".//{http://schemas.xmlsoap.org/wsdl/soap12/}address")
