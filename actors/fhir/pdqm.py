@@ -1,0 +1,135 @@
+"""ITI-78 Mobile Patient Demographics Query (PDQm): the search parameters of
+`GET [base]/Patient` read into the shared query core's `DemographicsQuery`, the paging
+state, and the refusals as (HTTP status, OperationOutcome issue).
+
+Supported parameters: family, given (FHIR string search: starts with, case- and
+accent-insensitive; `:exact` for equality), birthdate (a full date, `eq` or no prefix),
+gender, identifier (`system|value`, `value`, or `system|` to ask for the identifiers of
+one domain, as PDQm 3.78.4.1.3 lets a consumer restrict the domains returned),
+address-city, address-postalcode, address-country, mothersMaidenName, _id, _count,
+_format, and the hub's own paging token `_page`. Any other parameter, modifier or OR list
+is refused (400, `not-supported`): answering as if it were absent would widen the result.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from actors.fhir import resources
+from actors.identity.model import Cx, Hd
+from actors.identity.query import DemographicsQuery
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 500
+GENDERS = {"male": "M", "female": "F", "unknown": "U", "other": "O"}
+_DATE = re.compile(r"^(eq)?(\d{4})-(\d{2})-(\d{2})$")
+_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_CONTROL = {"_format", "_count", "_page"}
+_SEARCH = {
+    "family", "given", "birthdate", "gender", "identifier", "address-city", "address-postalcode",
+    "address-country", "mothersMaidenName", "_id",
+}
+
+
+class SearchError(Exception):
+    """A search the supplier refuses: HTTP status, FHIR issue type, diagnostics."""
+
+    def __init__(self, status: int, code: str, diagnostics: str, expression: str = "") -> None:
+        super().__init__(diagnostics)
+        self.status = status
+        self.code = code
+        self.diagnostics = diagnostics
+        self.expression = expression
+
+
+@dataclass
+class Search:
+    query: DemographicsQuery
+    count: int = DEFAULT_COUNT
+    page: str = ""
+    resource_id: str = ""
+    parameters: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _string(name: str, modifier: str, value: str) -> str:
+    """A FHIR string search as the query core's name form: `X*` (starts with) unless
+    `:exact`."""
+    if modifier not in ("", "exact"):
+        raise SearchError(400, "not-supported", f"the modifier :{modifier} is not supported on {name}", name)
+    if "*" in value:
+        raise SearchError(400, "invalid", f"{name} may not contain '*'", name)
+    return value if modifier == "exact" else f"{value}*"
+
+
+def parse(pairs: list[tuple[str, str]]) -> Search:
+    """Read ITI-78 search parameters (PDQm 3.78.4.1.2); raises `SearchError`."""
+    search = Search(DemographicsQuery())
+    query = search.query
+    seen: set[str] = set()
+    identifiers: list[Cx] = []
+    domains: list[Hd] = []
+    for raw_name, value in pairs:
+        name, _, modifier = raw_name.partition(":")
+        if name not in _SEARCH | _CONTROL:
+            raise SearchError(400, "not-supported", f"unknown or unsupported search parameter {raw_name}", raw_name)
+        if name in _CONTROL:
+            if name == "_count":
+                if not value.isdigit() or int(value) < 1:
+                    raise SearchError(400, "invalid", "_count must be a positive integer", "_count")
+                search.count = min(int(value), MAX_COUNT)
+            elif name == "_page":
+                search.page = value
+            continue
+        search.parameters.append((raw_name, value))
+        if not value:
+            raise SearchError(400, "invalid", f"{raw_name} has no value", raw_name)
+        if "," in value:
+            raise SearchError(400, "not-supported", f"{raw_name}: OR lists (',') are not supported", raw_name)
+        if name != "identifier" and name in seen:
+            raise SearchError(400, "not-supported", f"{name} may be given once", name)
+        seen.add(name)
+        if name in ("family", "given"):
+            setattr(query, name, _string(name, modifier, value))
+            continue
+        if modifier:
+            raise SearchError(400, "not-supported", f"the modifier :{modifier} is not supported on {name}", raw_name)
+        if name == "birthdate":
+            match = _DATE.match(value)
+            if match is None:
+                raise SearchError(400, "not-supported",
+                                  "birthdate: a full date YYYY-MM-DD (prefix eq or none) is supported", name)
+            query.birth_date = "".join(match.group(2, 3, 4))
+        elif name == "gender":
+            if value not in GENDERS:
+                raise SearchError(400, "code-invalid", f"gender {value} is not male, female, other or unknown", name)
+            query.sex = GENDERS[value]
+        elif name == "identifier":
+            system, bar, ident = value.rpartition("|") if "|" in value else ("", "", value)
+            if bar and not ident:
+                if not system:
+                    raise SearchError(400, "invalid", "identifier '|' names neither a system nor a value", name)
+                domains.append(resources.authority_of(system))
+            else:
+                identifiers.append(Cx(ident, resources.authority_of(system) if system else Hd()))
+        elif name == "address-city":
+            query.city = value
+        elif name == "address-postalcode":
+            query.postal_code = value
+        elif name == "address-country":
+            query.country = value
+        elif name == "mothersMaidenName":
+            query.mother_maiden_name = value
+        elif name == "_id":
+            if not _ID.match(value):
+                raise SearchError(400, "invalid", "_id is not a FHIR id", name)
+            search.resource_id = value
+    query.identifiers = tuple(identifiers)
+    query.domains = tuple(domains)
+    if query.is_empty() and not search.resource_id:
+        raise SearchError(400, "required", "the search states no parameter to match")
+    return search
+
+
+def query_tag(query: DemographicsQuery) -> str:
+    """The continuation tag of a PDQm search (its canonical form)."""
+    return f"fhir:{query.key()[:48]}"

@@ -1,0 +1,196 @@
+"""PDQm (ITI-78) and PIXm (ITI-83) over the identity store: one store transaction per
+request, the answer as (HTTP status, resource) in the format the client asked for.
+Runs in the hub's thread pool; `actors.fhir.web` only moves bytes.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from actors.fhir import format as fhir_format
+from actors.fhir import pdqm, pixm, resources
+from actors.identity import core, query
+from actors.identity.service import policy_from_config
+from hub import audit
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+log = logging.getLogger(__name__)
+
+PIX_OPERATION = "$ihe-pix"
+
+
+@dataclass
+class HttpRequest:
+    """What the FHIR endpoint needs of an HTTP request."""
+
+    method: str
+    path: list[str]  # segments after /fhir/Patient
+    parameters: list[tuple[str, str]]
+    accept: str = ""
+    content_type: str = ""
+    body: bytes = b""
+    base_url: str = ""
+    peer: str = ""
+
+
+@dataclass
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _outcome(status: int, code: str, diagnostics: str, media: str, expression: str = "") -> Answer:
+    resource = resources.operation_outcome(code, diagnostics, expression=expression)
+    return Answer(status, fhir_format.content_type(media), fhir_format.serialise(resource, media))
+
+
+def _format_parameter(parameters: list[tuple[str, str]]) -> str | None:
+    return next((value for name, value in parameters if name == "_format"), None)
+
+
+def handle(hub: Hub, request: HttpRequest) -> Answer:
+    """Answer one request to `/fhir/Patient...` (never raises)."""
+    started = time.perf_counter()
+    transaction, outcome = "ITI-78", "error"
+    try:
+        media = fhir_format.negotiate(_format_parameter(request.parameters), request.accept)
+    except fhir_format.NotAcceptable as exc:
+        return _outcome(406, "not-supported", f"_format {exc} is not supported", fhir_format.JSON)
+    try:
+        if request.path and request.path[0] == PIX_OPERATION:
+            transaction = "ITI-83"
+            answer = _pix(hub, request, media)
+        elif request.method != "GET":
+            answer = Answer(405, "text/plain", b"GET a search or a Patient; $ihe-pix takes GET or POST\n", (("Allow", "GET"),))
+        elif len(request.path) == 1:
+            answer = _read(hub, request, request.path[0], media)
+        elif not request.path:
+            answer = _search(hub, request, media)
+        else:
+            answer = _outcome(404, "not-found", "no such resource", media)
+        outcome = "success" if answer.status < 400 else "refused"
+        return answer
+    except Exception:
+        log.exception("internal error in /fhir/Patient (%s)", transaction)
+        return _outcome(500, "exception", "internal error; the request was not processed", media)
+    finally:
+        hub.audit(audit.AuditEvent(transaction, outcome, peer=request.peer))
+        hub.metrics.observe("https", "/fhir/Patient", transaction, outcome, time.perf_counter() - started)
+
+
+# -- ITI-78 -----------------------------------------------------------------------------------
+
+def _known(session: Any, rules: core.Policy, hd: Any) -> bool:
+    return rules.knows(hd, core.find_domain(session, hd))
+
+
+def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
+    """The page of persons a search asks for, and the pointer of the next page."""
+    rules = policy_from_config(hub.config.identity)
+    with hub.store.transaction() as session:
+        for hd in search.query.domains:
+            if not _known(session, rules, hd):
+                raise pdqm.SearchError(404, "not-found", f"identifier domain {resources.system_of(hd)} not found",
+                                       "identifier")
+        if search.resource_id:
+            # A Patient id is the id of a patient record: it matches through one of the
+            # record's identifiers (an inactive, e.g. merged, record has none to give).
+            owned = core.identifiers_of(session, int(search.resource_id)) if search.resource_id.isdigit() else []
+            if not owned:
+                return [], None
+            search.query.identifiers = (*search.query.identifiers, owned[0])
+        tag = pdqm.query_tag(search.query)
+        after = 0
+        if search.page:
+            try:
+                after = query.take_continuation(session, search.page, tag, search.query, now)
+            except query.UnknownContinuation:
+                raise pdqm.SearchError(404, "not-found", "unknown, used or expired page (_page)", "_page") from None
+        page = query.search(session, search.query, search.count, after)
+        pointer = None
+        if page.next_after is not None:
+            pointer = query.save_continuation(session, tag, "", search.query, page.next_after, now)
+    return page.results, pointer
+
+
+def _search(hub: Hub, request: HttpRequest, media: str) -> Answer:
+    """ITI-78 search: a Bundle (searchset) of Patient, `_count` at a time, with a next link."""
+    now = datetime.now(timezone.utc)
+    try:
+        search = pdqm.parse(request.parameters)
+        results, pointer = _run_search(hub, search, now)
+    except pdqm.SearchError as exc:
+        return _outcome(exc.status, exc.code, exc.diagnostics, media, exc.expression)
+    kept = [(name, value) for name, value in request.parameters if name not in {"_page"}]
+    if not any(name == "_count" for name, _ in kept):
+        kept.append(("_count", str(search.count)))
+    self_url = f"{request.base_url}/Patient?{urlencode(kept)}"
+    next_url = f"{request.base_url}/Patient?{urlencode(kept + [('_page', pointer)])}" if pointer else None
+    entries = [(f"{request.base_url}/Patient/{v.patient_id}", resources.patient(v, str(v.patient_id))) for v in results]
+    bundle = resources.searchset(entries, self_url, next_url, now)
+    return Answer(200, fhir_format.content_type(media), fhir_format.serialise(bundle, media))
+
+
+def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str) -> Answer:
+    """ITI-78 retrieve: `GET [base]/Patient/[id]`."""
+    try:
+        search = pdqm.parse([("_id", resource_id)])
+        results, _ = _run_search(hub, search, datetime.now(timezone.utc))
+    except pdqm.SearchError:
+        results = []
+    if not results:
+        return _outcome(404, "not-found", f"Patient/{resource_id} is not known", media)
+    view = results[0]
+    resource = resources.patient(view, str(view.patient_id))
+    return Answer(200, fhir_format.content_type(media), fhir_format.serialise(resource, media))
+
+
+# -- ITI-83 -----------------------------------------------------------------------------------
+
+def _pix(hub: Hub, request: HttpRequest, media: str) -> Answer:
+    """ITI-83: the other identifiers of the person a sourceIdentifier designates."""
+    try:
+        if request.method == "GET":
+            pairs: list[tuple[str, Any]] = list(request.parameters)
+        elif request.method == "POST":
+            try:
+                pairs = fhir_format.read_parameters(request.body, request.content_type)
+            except fhir_format.InvalidResource as exc:
+                raise pixm.PixmError(400, "invalid", str(exc)) from None
+            pairs = [(n, v) for n, v in pairs if n != "_format"]
+        else:
+            return Answer(405, "text/plain", b"$ihe-pix takes GET or POST\n", (("Allow", "GET, POST"),))
+        pix_query = pixm.parse(pairs)
+        found = _cross_references(hub, pix_query)
+    except pixm.PixmError as exc:
+        return _outcome(exc.status, exc.code, exc.diagnostics, media)
+    return Answer(200, fhir_format.content_type(media), fhir_format.serialise(pixm.output(found), media))
+
+
+def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> list[tuple[Any, str]]:
+    rules = policy_from_config(hub.config.identity)
+    source = pix_query.source
+    with hub.store.transaction() as session:
+        if not _known(session, rules, source.authority):
+            raise pixm.source_domain_not_found()
+        if any(not _known(session, rules, hd) for hd in pix_query.targets):
+            raise pixm.target_system_not_found()
+        try:
+            found = query.cross_references(session, source, pix_query.targets)
+        except query.UnknownIdentifier:
+            raise pixm.source_not_found() from None
+        answer = []
+        for cx in found:
+            if cx.value == source.value and resources.system_of(cx.authority) == resources.system_of(source.authority):
+                continue
+            row = core.find_identifier(session, cx.authority, cx.value)
+            answer.append((cx, str(row.patient_id) if row is not None else ""))
+    return answer

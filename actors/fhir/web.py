@@ -1,0 +1,65 @@
+"""The Twisted resource of `/fhir/Patient`: reads the request on the reactor thread, hands
+it to `actors.fhir.service` in the hub's thread pool, writes the answer."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from twisted.python import log
+from twisted.web import resource, server
+
+from actors.fhir import service
+
+if TYPE_CHECKING:
+    from hub.app import Hub
+
+
+def _write(request: server.Request, answer: service.Answer) -> None:
+    if request._disconnected or request.finished:  # type: ignore[attr-defined]
+        return
+    request.setResponseCode(answer.status)
+    request.setHeader(b"content-type", answer.content_type.encode("latin-1"))
+    request.setHeader(b"content-length", str(len(answer.body)).encode("ascii"))
+    for name, value in answer.headers:
+        request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
+    request.write(answer.body)
+    request.finish()
+
+
+class PatientResource(resource.Resource):
+    """`/fhir/Patient` (ITI-78 search), `/fhir/Patient/[id]` (ITI-78 retrieve),
+    `/fhir/Patient/$ihe-pix` (ITI-83)."""
+
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def render(self, request: server.Request) -> Any:
+        method = request.method.decode("ascii", "replace")
+        if method not in {"GET", "POST"}:
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"GET, POST")
+            return b""
+        query = urlsplit(request.uri).query.decode("utf-8", "replace")
+        host = (request.getHeader(b"host") or b"localhost").decode("latin-1")
+        address = request.getClientAddress()
+        http_request = service.HttpRequest(
+            method=method,
+            path=[segment.decode("utf-8", "replace") for segment in request.postpath if segment],
+            parameters=parse_qsl(query, keep_blank_values=True),
+            accept=(request.getHeader(b"accept") or b"").decode("latin-1"),
+            content_type=(request.getHeader(b"content-type") or b"").decode("latin-1"),
+            body=request.content.read() if request.content is not None else b"",
+            base_url=f"https://{host}/fhir",
+            peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
+        )
+        d = self.hub.in_thread(service.handle, self.hub, http_request)
+        d.addCallback(lambda answer: _write(request, answer))
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def _failed(self, failure: Any, request: server.Request) -> None:
+        log.err(failure, "FHIR endpoint failure")
+        _write(request, service.Answer(500, "text/plain", b"internal error\n"))
