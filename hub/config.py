@@ -62,6 +62,9 @@ class XdsConfig:
     repository_unique_id: str = "1.2.250.1.213.1.999.1"
     home_community_id: str = "urn:oid:1.2.250.1.213.1.999"
     max_query_results: int = 1000
+    # TOML file of the affinity domain's value sets (attribute = ["code^^scheme", ...]);
+    # empty: codes are checked for form only
+    value_sets: str = ""
 
 
 @dataclass
