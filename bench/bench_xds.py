@@ -36,10 +36,22 @@ from actors.xds import constants as c
 from actors.xds.patients import add_known_patient
 from conformance.hubprocess import HubProcess, launch_hub
 from conformance.xds_client import XdsClient, quoted, quoted_list
-from conformance.xds_metadata import DocumentSpec, new_oid, provide_and_register, submit_objects_request
-from hub import mtom, pki as hub_pki, soap
+from conformance.xds_metadata import (
+    DocumentSpec,
+    new_oid,
+    provide_and_register,
+    submit_objects_request,
+)
+from hub import mtom, soap
+from hub import pki as hub_pki
 from hub.store import Store
-from hub.store.models.xds import XdsCode, XdsDocument, XdsDocumentEntry, XdsSubmissionSet, XdsAssociation
+from hub.store.models.xds import (
+    XdsAssociation,
+    XdsCode,
+    XdsDocument,
+    XdsDocumentEntry,
+    XdsSubmissionSet,
+)
 from vihf import wsse
 from vihf.issue import Signer, issue
 from vihf.replay import ReplayCache
@@ -191,17 +203,17 @@ def bulk_seed(store: Store, start: int, stop: int, batch: int = 20000) -> None:
             who = patient(1000 + n // 10)
             when = f"2023{1 + n % 12:02d}{1 + n % 28:02d}120000"
             entries.append(
-                dict(
-                    uuid=entry_uuid, lid=entry_uuid, version=1, unique_id=f"1.2.250.1.999.8.{n}", patient_id=who,
-                    status=c.STATUS_APPROVED if n % 7 else c.STATUS_DEPRECATED, object_type=c.DOCUMENT_ENTRY_STABLE,
-                    class_code=classes[n % 3], type_code=classes[n % 3], format_code="urn:ihe:iti:xds-sd:pdf:2008^^1.3.6.1.4.1.19376.1.2.3",
-                    healthcare_facility_type_code="SA01^^1.2.250.1.71.4.2.4", practice_setting_code="ETABLISSEMENT^^1.2.250.1.213.1.1.4.9",
-                    creation_time=when, service_start_time=when, service_stop_time=None, repository_unique_id=REPOSITORY,
-                    hash="0" * 40, size=1000, mime_type="application/pdf",
-                    xml=COMPACT.format(uuid=entry_uuid, time=when, patient=who.replace("&", "&amp;"), unique=f"1.2.250.1.999.8.{n}"),
-                )
+                {
+                    "uuid": entry_uuid, "lid": entry_uuid, "version": 1, "unique_id": f"1.2.250.1.999.8.{n}", "patient_id": who,
+                    "status": c.STATUS_APPROVED if n % 7 else c.STATUS_DEPRECATED, "object_type": c.DOCUMENT_ENTRY_STABLE,
+                    "class_code": classes[n % 3], "type_code": classes[n % 3], "format_code": "urn:ihe:iti:xds-sd:pdf:2008^^1.3.6.1.4.1.19376.1.2.3",
+                    "healthcare_facility_type_code": "SA01^^1.2.250.1.71.4.2.4", "practice_setting_code": "ETABLISSEMENT^^1.2.250.1.213.1.1.4.9",
+                    "creation_time": when, "service_start_time": when, "service_stop_time": None, "repository_unique_id": REPOSITORY,
+                    "hash": "0" * 40, "size": 1000, "mime_type": "application/pdf",
+                    "xml": COMPACT.format(uuid=entry_uuid, time=when, patient=who.replace("&", "&amp;"), unique=f"1.2.250.1.999.8.{n}"),
+                }
             )
-            codes.append(dict(object_uuid=entry_uuid, kind="confidentialityCode", code="N^^2.16.840.1.113883.5.25"))
+            codes.append({"object_uuid": entry_uuid, "kind": "confidentialityCode", "code": "N^^2.16.840.1.113883.5.25"})
         with store.transaction() as session:
             session.execute(insert(XdsDocumentEntry), entries)
             session.execute(insert(XdsCode), codes)
@@ -245,7 +257,7 @@ def retrieve_latency(hub: HubProcess, signer: Signer, count: int = 30) -> None:
     samples = []
     for _ in range(count):
         t0 = time.perf_counter()
-        answer, contents = client.retrieve([(REPOSITORY, documents[0].unique_id)])
+        _answer, contents = client.retrieve([(REPOSITORY, documents[0].unique_id)])
         samples.append(time.perf_counter() - t0)
         assert contents[documents[0].unique_id] == documents[0].content
     report("ITI-43 retrieve 1 MB (MTOM)", samples)
@@ -268,7 +280,7 @@ def postgres() -> Iterator[str | None]:
     data = Path(tempfile.mkdtemp(prefix="tsnhub-bench-pg-"))
     shutil.chown(data, "postgres", "postgres")
     port = "54381"
-    run = lambda *cmd: subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)  # noqa: E731
+    run = lambda *cmd: subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True)
     run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
     run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(data / "server.log"), "-w", "-o",
         f"-c listen_addresses=127.0.0.1 -p {port} -k {data} -c fsync=off", "start")

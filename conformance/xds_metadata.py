@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 
@@ -200,7 +200,7 @@ def submit_objects_request(
         )
     ss_id = "SubmissionSet01"
     package = etree.SubElement(objects, f"{R}RegistryPackage", id=ss_id)
-    _slot(package, "submissionTime", [submission_time or datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")])
+    _slot(package, "submissionTime", [submission_time or datetime.now(UTC).strftime("%Y%m%d%H%M%S")])
     _name(package, "Submission")
     _author(package, ss_id, c.XDSSubmissionSet_author, author_person, None, counter)
     _code(

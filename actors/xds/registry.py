@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from lxml import etree
 from sqlalchemy import select, update
@@ -56,7 +56,7 @@ class Registered:
 
 
 def now_dtm(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d%H%M%S")
 
 
 def _code_key(obj: RegistryObject, scheme: str) -> str:

@@ -6,16 +6,15 @@ transaction and answers in the transaction's vocabulary (RegistryResponse errors
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import logging
 
 from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actors.xds import access, query, update
+from actors.xds import access, query, update, valuesets
 from actors.xds import constants as c
 from actors.xds.errors import RegistryError, XdsFailure, registry_response
 from actors.xds.metadata import parse_submission
@@ -52,8 +51,16 @@ def patient_directory(hub: Hub, session: Session) -> PatientDirectory:
     return StorePatientDirectory(session, hub.config.identity.affinity_domain)
 
 
+_SETTINGS: dict[int, RegistrySettings] = {}
+
+
 def _registry_settings(hub: Hub) -> RegistrySettings:
-    return RegistrySettings()
+    """The registry settings of this hub, value sets read once (at install)."""
+    settings = _SETTINGS.get(id(hub))
+    if settings is None:
+        path = hub.config.xds.value_sets
+        settings = _SETTINGS[id(hub)] = RegistrySettings(valuesets.load(Path(path)) if path else {})
+    return settings
 
 
 def _failure(code: str, context: str, action: str) -> SoapResponse:
@@ -89,7 +96,7 @@ def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
     except SQLAlchemyError:
         errors = _store_error(c.XDSRegistryError, "ITI-42")
     response = SoapResponse(registry_response(errors), action)
-    response.audit_patient = patient  # type: ignore[attr-defined]
+    response.audit_patient = patient
     return response
 
 
@@ -115,7 +122,7 @@ def iti41(request: SoapRequest, hub: Hub) -> SoapResponse:
     except SQLAlchemyError:
         errors = _store_error(c.XDSRepositoryError, "ITI-41")
     response = SoapResponse(registry_response(errors), action)
-    response.audit_patient = patient  # type: ignore[attr-defined]
+    response.audit_patient = patient
     return response
 
 
@@ -137,7 +144,7 @@ def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
     for element, content in slots:
         response.attach(element, content)
     patients = {d.patient_id for d in found}
-    response.audit_patient = next(iter(patients)) if len(patients) == 1 else None  # type: ignore[attr-defined]
+    response.audit_patient = next(iter(patients)) if len(patients) == 1 else None
     return response
 
 
@@ -149,7 +156,7 @@ def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
     with hub.store.session() as session:
         outcome = query.run(session, request.body, settings, lambda patient: access.check_read(request.principal, patient))
     response = SoapResponse(outcome.response, c.ACTION_ITI18_RESPONSE)
-    response.audit_patient = outcome.patient_id  # type: ignore[attr-defined]
+    response.audit_patient = outcome.patient_id
     return response
 
 
@@ -171,12 +178,13 @@ def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
     except SQLAlchemyError:
         errors = _store_error(c.XDSRegistryError, "ITI-57")
     response = SoapResponse(registry_response(errors), action)
-    response.audit_patient = patient  # type: ignore[attr-defined]
+    response.audit_patient = patient
     return response
 
 
 def install(hub: Hub) -> None:
     """Register the Document Registry and Document Repository endpoints."""
+    _registry_settings(hub)  # a broken value sets file stops the hub at start
     registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl")
     registry.operation(c.ACTION_ITI42, "ITI-42", iti42)
     registry.operation(c.ACTION_ITI18, "ITI-18", iti18)

@@ -15,14 +15,21 @@ from actors.xds import constants as c
 from actors.xds.errors import RegistryError, XdsFailure
 from actors.xds.metadata import Association, Submission, resolve_symbolic_ids
 from actors.xds.patients import PatientDirectory
-from actors.xds.registry import Registered, RegistrySettings, Writer, check_against_registry, now_dtm, submitted_locations
+from actors.xds.registry import (
+    Registered,
+    RegistrySettings,
+    Writer,
+    check_against_registry,
+    now_dtm,
+    submitted_locations,
+)
 from actors.xds.validation import ITI57, ValidationContext, validate_submission
 from hub.store.models.xds import XdsDocumentEntry, XdsFolder
 
 STATUSES = (c.STATUS_APPROVED, c.STATUS_DEPRECATED)
 
 
-def _latest(session: Session, model: type[XdsDocumentEntry] | type[XdsFolder], lid: str) -> XdsDocumentEntry | XdsFolder | None:
+def _latest(session: Session, model: type[XdsDocumentEntry | XdsFolder], lid: str) -> XdsDocumentEntry | XdsFolder | None:
     return session.scalars(select(model).where(model.lid == lid).order_by(model.version.desc()).limit(1)).first()
 
 
@@ -104,7 +111,7 @@ def update_document_set(
         else:
             writer.add_folder(obj, lid, previous.version + 1)  # type: ignore[arg-type]
             deprecated_folders.append(previous.uuid)
-    status_changes: list[tuple[type[XdsDocumentEntry] | type[XdsFolder], str, str]] = []
+    status_changes: list[tuple[type[XdsDocumentEntry | XdsFolder], str, str]] = []
     for association in submission.associations:
         if association.association_type != c.UPDATE_AVAILABILITY_STATUS:
             continue

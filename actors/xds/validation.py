@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from actors.xds import constants as c
 from actors.xds import datatypes as dt
 from actors.xds.errors import RegistryError
-from actors.xds.metadata import Association, DocumentEntry, Folder, RegistryObject, Submission, SubmissionSet
+from actors.xds.metadata import (
+    Association,
+    DocumentEntry,
+    Folder,
+    RegistryObject,
+    Submission,
+    SubmissionSet,
+)
 
 META = c.XDSRegistryMetadataError
 

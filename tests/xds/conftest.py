@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from xds_support import DOMAIN, REPOSITORY
 
 from conformance.hubprocess import HubProcess, launch_hub
 from conformance.xds_client import XdsClient
 from hub.store import Store
 from vihf.issue import Signer, issue
-from xds_support import DOMAIN, REPOSITORY
 
 HUB_CONFIG = f"""
 [identity]

@@ -16,14 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import assertion_source
 from lxml import etree
 
 from actors.xds import constants as c
 from actors.xds.patients import add_known_patient
 from conformance.hubprocess import HubProcess, launch_hub
 from conformance.xds_client import Answer, XdsClient, quoted, quoted_list
-from conformance.xds_metadata import AssociationSpec, DocumentSpec, FolderSpec, new_oid, submit_objects_request
-from conftest import assertion_source
+from conformance.xds_metadata import (
+    AssociationSpec,
+    DocumentSpec,
+    FolderSpec,
+    new_oid,
+    submit_objects_request,
+)
 from hub import soap, xmlsafe
 from hub.store import Store
 from vihf import wsse
@@ -190,7 +196,7 @@ def seeded(corpus_hub: HubProcess, signer) -> Seeded:
     d3 = uuid_of(c.GET_DOCUMENTS, "$XDSDocumentEntryUniqueId", other[0].unique_id)
     fd = uuid_of(c.GET_FOLDERS, "$XDSFolderUniqueId", folder.unique_id)
     ss = _object_ref_ids(client.stored_query(c.GET_SUBMISSION_SETS, {"$uuid": quoted_list(d1)}, "ObjectRef"))
-    ss_uuid = [x for x in ss if x not in (d1,)][0]
+    ss_uuid = next(x for x in ss if x not in (d1,))
     # the DocumentEntry that the Metadata Update example (ihe-examples/MU) updates
     mu_patient = f"714f4004f80540c^^^&{DOMAIN}&ISO"
     store = Store(corpus_hub.db_url)

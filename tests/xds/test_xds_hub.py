@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 
+from conftest import assertion_source
 from lxml import etree
+from xds_support import DOMAIN, REPOSITORY, counts
 
 from actors.xds import constants as c
 from actors.xds.patients import add_known_patient
 from conformance.xds_client import XdsClient, quoted, quoted_list, zeep_client
 from conformance.xds_metadata import DocumentSpec, submit_objects_request
-from conftest import assertion_source
-from xds_support import DOMAIN, REPOSITORY, counts
 
 PATIENT = f"3300000000001^^^&{DOMAIN}&ISO"
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from xds_support import OTHER_PATIENT, PATIENT, REPOSITORY, iti57, seed_patients, submit
 
 from actors.xds import constants as c
-from conformance.xds_metadata import AssociationSpec, CodeSpec, DocumentSpec, FolderSpec, submit_objects_request
+from conformance.xds_metadata import (
+    AssociationSpec,
+    CodeSpec,
+    DocumentSpec,
+    FolderSpec,
+    submit_objects_request,
+)
 from hub.store.models.xds import XdsAssociation, XdsDocumentEntry, XdsFolder
-from xds_support import OTHER_PATIENT, PATIENT, REPOSITORY, iti57, seed_patients, submit
 
 R = f"{{{c.RIM}}}"
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from xds_support import OTHER_PATIENT, PATIENT, iti42, seed_patients, submit
 
 from actors.xds import constants as c
 from actors.xds.query import QuerySettings, run
 from conformance.xds_client import adhoc_query, quoted, quoted_list
-from conformance.xds_metadata import AssociationSpec, CodeSpec, DocumentSpec, FolderSpec, submit_objects_request
-from hub.store.models.xds import XdsAssociation, XdsDocumentEntry, XdsFolder, XdsSubmissionSet
-from xds_support import OTHER_PATIENT, PATIENT, iti42, seed_patients, submit
+from conformance.xds_metadata import (
+    AssociationSpec,
+    CodeSpec,
+    DocumentSpec,
+    FolderSpec,
+    submit_objects_request,
+)
+from hub.store.models.xds import (
+    XdsDocumentEntry,
+    XdsFolder,
+    XdsSubmissionSet,
+)
 
 R = f"{{{c.RIM}}}"
 APPROVED = quoted_list(c.STATUS_APPROVED)
@@ -48,7 +58,7 @@ class Registry:
 
     def error(self, response) -> str:
         assert response.get("status") == c.RESPONSE_FAILURE
-        return [e.get("errorCode") for e in response.iter(f"{{{c.RS}}}RegistryError")][0]
+        return next(e.get("errorCode") for e in response.iter(f"{{{c.RS}}}RegistryError"))
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ from lxml import etree
 from actors.xds import constants as c
 from actors.xds.metadata import parse_submission
 from actors.xds.validation import ITI41, ITI42, ValidationContext, validate_submission
-from conformance.xds_metadata import AssociationSpec, CodeSpec, DocumentSpec, FolderSpec, submit_objects_request
+from conformance.xds_metadata import (
+    AssociationSpec,
+    CodeSpec,
+    DocumentSpec,
+    FolderSpec,
+    submit_objects_request,
+)
 
 R = f"{{{c.RIM}}}"
 PATIENT = "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"
@@ -251,3 +257,25 @@ def test_ebrs21_submission_is_refused_as_metadata_error():
         b'<LeafRegistryObjectList xmlns="urn:oasis:names:tc:ebxml-regrep:rim:xsd:2.1"/></rs:SubmitObjectsRequest>'
     )
     assert {code for code, _ in _errors(legacy)} == {c.XDSRegistryMetadataError}
+
+
+def test_value_sets_file_drives_the_code_check(tmp_path):
+    from actors.xds import valuesets
+
+    path = tmp_path / "value-sets.toml"
+    path.write_text('classCode = ["11490-0^^2.16.840.1.113883.6.1"]\n', encoding="utf-8")
+    value_sets = valuesets.load(path)
+    assert _errors(_request(), value_sets=value_sets) == [(c.XDSRegistryMetadataError, "Document01")]
+    accepted = _request(documents=[DocumentSpec(class_code=CodeSpec("11490-0", "2.16.840.1.113883.6.1"))])
+    assert _errors(accepted, value_sets=value_sets) == []
+
+
+def test_value_sets_file_with_unknown_attribute_is_refused(tmp_path):
+    import pytest
+
+    from actors.xds import valuesets
+
+    path = tmp_path / "value-sets.toml"
+    path.write_text('colourCode = ["red^^1.2.3"]\n', encoding="utf-8")
+    with pytest.raises(valuesets.ValueSetError):
+        valuesets.load(path)

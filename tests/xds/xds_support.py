@@ -10,8 +10,13 @@ from actors.xds.errors import XdsFailure
 from actors.xds.metadata import parse_submission
 from actors.xds.patients import StorePatientDirectory, add_known_patient
 from actors.xds.registry import RegistrySettings, register
-from actors.xds.repository import RepositorySettings, parse_provide_and_register, provide_and_register
-from conformance.xds_metadata import DocumentSpec, provide_and_register as pnr_body, submit_objects_request
+from actors.xds.repository import (
+    RepositorySettings,
+    parse_provide_and_register,
+    provide_and_register,
+)
+from conformance.xds_metadata import DocumentSpec, submit_objects_request
+from conformance.xds_metadata import provide_and_register as pnr_body
 from hub.store import Store
 from hub.store.models import xds as models
 
