@@ -17,5 +17,29 @@ def install(hub: Any) -> None:
 
     service = IdentityService(hub.store, policy_from_config(hub.config.identity), hub.mllp.identity)
     hub.identity_service = service
+    consumers = tuple(hub.config.identity.pix_consumers)
+    if consumers:
+        _notify_consumers(hub, service, consumers)
     for route in pix.routes(service) + pdq.routes(service) + pam.routes(service):
         hub.mllp.register(route.message_type, route.transaction, route.handler)
+
+
+def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> None:
+    """ITI-10: notifications are sent from the thread pool after each transaction that
+    wrote some, and every 30 s for those still due (a consumer that was down)."""
+    from twisted.internet.task import LoopingCall
+
+    from actors.identity.notify import RETRY_AFTER, Notifier
+
+    notifier = Notifier(hub.store, service.clock)
+    service.pix_consumers = consumers
+
+    def after_commit(ctx: Any) -> None:
+        if ctx.notifications:
+            hub.clock.callFromThread(hub.in_thread, notifier.send_pending)
+
+    service.on_commit.append(after_commit)
+    retry = LoopingCall(lambda: hub.in_thread(notifier.send_pending))
+    retry.clock = hub.clock
+    retry.start(RETRY_AFTER.total_seconds(), now=False)
+    hub.identity_notifier = notifier

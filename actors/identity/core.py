@@ -124,6 +124,11 @@ class Context:
     created_domains: list[DomainRef] = field(default_factory=list)
     events: list[Any] = field(default_factory=list)
     review: list[tuple[int, float]] = field(default_factory=list)
+    # Persons whose cross-references changed (ITI-10): by a feed, or by a merge, link or
+    # unlink (`xref_forced`, notified even with a single identifier left).
+    xref_changed: set[int] = field(default_factory=set)
+    xref_forced: set[int] = field(default_factory=set)
+    notifications: int = 0
 
     def publish(self, session: Session, event: Any) -> None:
         self.events.append(event)
@@ -445,8 +450,10 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
             session.execute(update(IdentityIdentifier).where(IdentityIdentifier.id == row.id).values(active=True))
     if new_identifiers:
         connection.execute(_INSERT_IDENTIFIER, new_identifiers)
+        ctx.xref_changed.add(person_id)
     if screened.remove_ins:
         status = remove_ins(session, ctx, patient_id) or status
+        ctx.xref_forced.add(person_id)
     return FeedResult(patient_id, person_id, created, status)
 
 
@@ -556,6 +563,7 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
         )
         session.flush()
         _history(session, ctx, "merge", result.patient_id, old_id, f"{cx.value}@{cx.authority.key}")
+        ctx.xref_forced.update({result.person_id, old.person_id})
         ctx.publish(
             session,
             PatientsMerged(
@@ -602,6 +610,9 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
             session.add(IdentityIdentifier(domain_id=domain.id, value=replacement.value, patient_id=patient_id, type_code=replacement.type_code, active=True))
         target.active = False
         _history(session, ctx, "identifier-changed", patient_id, None, f"{old_cx.value} -> {replacement.value}@{domain.universal_id or domain.namespace}")
+        owner = session.get(IdentityPatient, patient_id)
+        if owner is not None:
+            ctx.xref_forced.add(owner.person_id)
         ctx.publish(session, IdentifierChanged(patient_id, old_cx, replacement))
         session.flush()
     elif domain.universal_id in ins.INS_OIDS and screened.remove_ins:
@@ -620,6 +631,7 @@ def link(session: Session, ctx: Context, first: IncomingIdentity, second: Incomi
         )
         session.execute(delete(IdentityPerson).where(IdentityPerson.id == b.person_id))
     _history(session, ctx, "link", a.patient_id, b.patient_id, "")
+    ctx.xref_forced.add(a.person_id)
     ctx.publish(session, PatientsLinked(a.patient_id, b.patient_id, True))
     session.flush()
     return a, FeedResult(b.patient_id, a.person_id, b.created, b.status)
@@ -647,6 +659,7 @@ def unlink(session: Session, ctx: Context, first: IncomingIdentity, second: Inco
         session.flush()
         b.person_id = person.id
     _history(session, ctx, "unlink", a.id, b.id, "")
+    ctx.xref_forced.update({a.person_id, b.person_id})
     ctx.publish(session, PatientsLinked(a.id, b.id, False))
     session.flush()
 

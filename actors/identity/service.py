@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub import hl7v2
 from hub.store import Store
 
-from actors.identity import core
+from actors.identity import core, notify
 from actors.identity.core import Context, IdentityError, Policy
 from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
 
@@ -29,6 +29,7 @@ class IdentityService:
     identity: hl7v2.Identity = field(default_factory=hl7v2.Identity)
     clock: Callable[[], datetime] = utc_now
     on_commit: list[Callable[[Context], None]] = field(default_factory=list)
+    pix_consumers: tuple[str, ...] = ()
 
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls
@@ -37,6 +38,10 @@ class IdentityService:
         try:
             with self.store.transaction() as session:
                 response = work(session, ctx)
+                if self.pix_consumers and (ctx.xref_changed or ctx.xref_forced):
+                    ctx.notifications = notify.enqueue(
+                        session, self.pix_consumers, ctx.xref_changed, ctx.xref_forced, self.identity, ctx.now
+                    )
         except IdentityError as error:
             return refusal_ack(msh, from_identity_error(error), self.identity)
         except Refusal as refused:

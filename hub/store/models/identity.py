@@ -158,6 +158,23 @@ class IdentityEvent(Base):
     __table_args__ = (Index("ix_identity_event_kind", "kind"),)
 
 
+class PixNotification(Base):
+    """ITI-10 PIX Update Notification (ADT^A31) waiting for, or delivered to, a PIX
+    consumer: written in the transaction that changed the cross-references, sent after."""
+
+    __tablename__ = "identity_notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(256))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_identity_notification_sent_at", "sent_at"),)
+
+
 class PdqContinuation(Base):
     """ITI-21/ITI-47/ITI-78 continuation state: lives in the store so that any hub
     process can answer the next page."""

@@ -1,4 +1,4 @@
-"""identity: domains, persons, patients, identifiers, blocking keys, history, EMPI candidates, events,
+"""identity: domains, persons, patients, identifiers, blocking keys, history, EMPI candidates, events, PIX notifications,
 PDQ continuations, encounters and movements
 
 Revision ID: 0004_identity
@@ -34,6 +34,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_event'))
     )
     op.create_index('ix_identity_event_kind', 'identity_event', ['kind'], unique=False)
+    op.create_table('identity_notification',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('consumer', sa.String(length=256), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('created_at', hub.store.base.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', hub.store.base.UTCDateTime(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_notification'))
+    )
+    op.create_index('ix_identity_notification_sent_at', 'identity_notification', ['sent_at'], unique=False)
     op.create_table('identity_pdq_continuation',
     sa.Column('pointer', sa.String(length=64), nullable=False),
     sa.Column('query_tag', sa.String(length=199), nullable=False),
@@ -183,5 +194,6 @@ def downgrade() -> None:
     op.drop_table("identity_patient")
     op.drop_table("identity_person")
     op.drop_table("identity_pdq_continuation")
+    op.drop_table("identity_notification")
     op.drop_table("identity_event")
     op.drop_table("identity_domain")

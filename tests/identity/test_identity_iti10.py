@@ -1,0 +1,119 @@
+"""ITI-10 PIX Update Notification: a running hub sends ADT^A31 over MLLP to the
+configured PIX consumer when cross-references change, and retries a consumer that
+refused a notification."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.hubprocess import launch_hub
+
+
+class FakeConsumer:
+    """A PIX consumer on loopback: records what it receives, answers AA (or AE)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.received: list[str] = []
+        self.answer = "AA"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                buffer = b""
+                while b"\x1c\x0d" not in buffer:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    buffer += chunk
+                message = buffer[buffer.find(b"\x0b") + 1: buffer.find(b"\x1c\x0d")].decode()
+                control = message.split("\r")[0].split("|")[9]
+                answer, self.answer = self.answer, "AA"
+                if answer == "AA":
+                    self.received.append(message)
+                connection.sendall(f"\x0bMSH|^~\\&|C|C|TSNHUB|TSNHUB|20250101||ACK^A31^ACK|A{control}|P|2.5\rMSA|{answer}|{control}\r\x1c\x0d".encode())
+
+    def wait(self, count: int, timeout: float = 15.0) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.received
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def consumer() -> Iterator[FakeConsumer]:
+    fake = FakeConsumer()
+    yield fake
+    fake.close()
+
+
+def feed(ipp: str, authority: str, extra: str = "") -> str:
+    return (
+        f"MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20250101||ADT^A01^ADT_A01|F-{ipp}|P|2.5\rEVN||20250101\r"
+        f"PID|1||{ipp}^^^{authority}^PI{extra}||BREMOND^HUGO^HUGO PAUL^^^^L||19791103|M{'|' * 24}VALI\r"
+        "PV1|1|O\r"
+    )
+
+
+INS = "~179114410905287^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
+
+
+def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path, pki: Path, consumer: FakeConsumer) -> None:
+    config = (
+        '[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\n'
+        f'pix_consumers = ["127.0.0.1:{consumer.port}"]\n'
+    )
+    hub = launch_hub(tmp_path / "hub", pki, config)
+    try:
+        assert b"MSA|AA" in hub.mllp(feed("100871", "CHVF-IPP&2.999.1.10.1&ISO", INS))
+        assert b"MSA|AA" in hub.mllp(feed("CLA-55120", "CLA-IPP&2.999.1.11.1&ISO", INS))
+        received = consumer.wait(2)
+    finally:
+        hub.stop()
+    assert len(received) == 2
+    segments = [s.split("|") for s in received[-1].split("\r") if s]
+    assert segments[0][8] == "ADT^A31^ADT_A05"
+    pid = next(s for s in segments if s[0] == "PID")
+    assert set(pid[3].split("~")) == {
+        "100871^^^CHVF-IPP&2.999.1.10.1&ISO^PI",
+        "179114410905287^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS",
+        "CLA-55120^^^CLA-IPP&2.999.1.11.1&ISO^PI",
+    }
+
+
+def test_a_refused_notification_is_kept_for_a_retry(tmp_path: Path, pki: Path, consumer: FakeConsumer) -> None:
+    import sqlite3
+
+    config = f'[identity]\naccepted_domains = ["2.999.1.10.1"]\npix_consumers = ["127.0.0.1:{consumer.port}"]\n'
+    hub = launch_hub(tmp_path / "hub", pki, config)
+    consumer.answer = "AE"
+    try:
+        assert b"MSA|AA" in hub.mllp(feed("100871", "CHVF-IPP&2.999.1.10.1&ISO", INS))
+        deadline = time.monotonic() + 15
+        row = None
+        while time.monotonic() < deadline:
+            with sqlite3.connect(hub.db_url.removeprefix("sqlite:///")) as connection:
+                row = connection.execute("SELECT sent_at, attempts, last_error FROM identity_notification").fetchone()
+            if row and row[1] >= 1 and row[2]:
+                break
+            time.sleep(0.1)
+    finally:
+        hub.stop()
+    assert row is not None
+    sent_at, attempts, error = row
+    assert sent_at is None and attempts == 1 and "AE" in error
+    assert consumer.received == []
