@@ -1,0 +1,98 @@
+"""Issue 5, done-when 3: a patient fed through ITI-8 over MLLP in one domain is found by
+a PDQ query by traits through HL7 v2 (ITI-21), HL7 v3 (ITI-47) and FHIR (ITI-78), with the
+same answer: the same identifiers, names, birth date and sex."""
+from __future__ import annotations
+
+import uuid
+
+import requests
+from lxml import etree
+
+from conformance.hubprocess import HubProcess
+from fhir_support import ack_code, adt_a04
+
+DOMAIN = "1.2.250.1.999.21.1"
+OTHER_DOMAIN = "1.2.250.1.999.21.2"
+HL7 = "urn:hl7-org:v3"
+
+
+def _v2(hub: HubProcess) -> tuple[object, ...]:
+    query = (
+        "MSH|^~\\&|LGC|CAB|TSNHUB|PFT|20260101120000||QBP^Q22^QBP_Q21|X-Q22|P|2.5|||||FRA|UNICODE UTF-8\r"
+        f"QPD|IHE PDQ Query|X-TAG-{uuid.uuid4().hex[:8]}|@PID.5.1.1^LEBRETON~@PID.7.1^19720315\rRCP|I\r"
+    )
+    response = hub.mllp(query).decode("utf-8")
+    segments = [s.split("|") for s in response.split("\r") if s]
+    assert next(s for s in segments if s[0] == "MSA")[1] == "AA"
+    pids = [s for s in segments if s[0] == "PID"]
+    assert len(pids) == 1
+    pid = pids[0]
+    identifiers = set()
+    for repetition in pid[3].split("~"):
+        components = repetition.split("^")
+        identifiers.add((components[3].split("&")[1], components[0]))
+    name = pid[5].split("~")[0].split("^")
+    return identifiers, name[0], name[1], pid[7][:8], pid[8]
+
+
+def _v3(hub: HubProcess, http: requests.Session) -> tuple[object, ...]:
+    message = (
+        f'<PRPA_IN201305UV02 xmlns="{HL7}" ITSVersion="XML_1.0"><id root="{uuid.uuid4()}"/>'
+        '<creationTime value="20260101120000"/><interactionId root="2.16.840.1.113883.1.6" extension="PRPA_IN201305UV02"/>'
+        '<processingCode code="P"/><processingModeCode code="T"/><acceptAckCode code="AL"/>'
+        '<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.9"/></device></receiver>'
+        '<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.8"/></device></sender>'
+        '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201305UV02" codeSystem="2.16.840.1.113883.1.6"/>'
+        '<queryByParameter><queryId root="1.2.250.1.999.21.7" extension="X-47"/><statusCode code="new"/>'
+        '<responseModalityCode code="R"/><responsePriorityCode code="I"/><parameterList>'
+        '<livingSubjectBirthTime><value value="19720315"/><semanticsText>LivingSubject.birthTime</semanticsText></livingSubjectBirthTime>'
+        '<livingSubjectName><value><family>LEBRETON</family></value><semanticsText>LivingSubject.name</semanticsText></livingSubjectName>'
+        '</parameterList></queryByParameter></controlActProcess></PRPA_IN201305UV02>'
+    )
+    soap = (
+        '<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing">'
+        '<soap:Header><wsa:Action soap:mustUnderstand="true">urn:hl7-org:v3:PRPA_IN201305UV02</wsa:Action>'
+        f'<wsa:MessageID>urn:uuid:{uuid.uuid4()}</wsa:MessageID></soap:Header><soap:Body>{message}</soap:Body></soap:Envelope>'
+    )
+    response = http.post(f"{hub.https_url}/pdq", data=soap.encode(), timeout=20,
+                         headers={"Content-Type": "application/soap+xml; charset=UTF-8"})
+    assert response.status_code == 200
+    ns = {"hl7": HL7}
+    root = etree.fromstring(response.content)
+    patients = root.findall(".//hl7:controlActProcess/hl7:subject/hl7:registrationEvent/hl7:subject1/hl7:patient", ns)
+    assert len(patients) == 1
+    patient = patients[0]
+    person = patient.find("hl7:patientPerson", ns)
+    name = person.find("hl7:name", ns)
+    return (
+        {(i.get("root"), i.get("extension")) for i in patient.findall("hl7:id", ns)},
+        name.findtext("hl7:family", namespaces=ns),
+        name.findtext("hl7:given", namespaces=ns),
+        person.find("hl7:birthTime", ns).get("value"),
+        person.find("hl7:administrativeGenderCode", ns).get("code"),
+    )
+
+
+def _fhir(hub: HubProcess, http: requests.Session) -> tuple[object, ...]:
+    bundle = http.get(f"{hub.https_url}/fhir/Patient", params={"family": "LEBRETON", "birthdate": "1972-03-15"},
+                      timeout=20).json()
+    assert len(bundle["entry"]) == 1
+    patient = bundle["entry"][0]["resource"]
+    return (
+        {(i["system"].removeprefix("urn:oid:"), i["value"]) for i in patient["identifier"]},
+        patient["name"][0]["family"],
+        patient["name"][0]["given"][0],
+        patient["birthDate"].replace("-", ""),
+        {"male": "M", "female": "F"}[patient["gender"]],
+    )
+
+
+def test_pdq_by_traits_finds_an_iti8_patient_alike_in_v2_v3_and_fhir(fhir_hub: HubProcess, http: requests.Session) -> None:
+    feed = adt_a04([("IPP-2107", DOMAIN), ("EXT-88", OTHER_DOMAIN)], "LEBRETON", "YANN", "19720315", "M", "X-FEED")
+    assert ack_code(fhir_hub.mllp(feed)) == "AA"
+    other = adt_a04([("IPP-2108", DOMAIN)], "LEBRETON", "GWEN", "19720316", "F", "X-FEED-2")
+    assert ack_code(fhir_hub.mllp(other)) == "AA"
+    expected = ({(DOMAIN, "IPP-2107"), (OTHER_DOMAIN, "EXT-88")}, "LEBRETON", "YANN", "19720315", "M")
+    assert _v2(fhir_hub) == expected
+    assert _v3(fhir_hub, http) == expected
+    assert _fhir(fhir_hub, http) == expected
