@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from hub.store.models.identity import IdentityPatient
 
-from actors.identity import er7
+from actors.identity import er7, ins
 from actors.identity.core import find_identifier, identifiers_of
-from actors.identity.model import Cx
+from actors.identity.model import Cx, IdentityStatus
 
 
 def parse_cx(value: str | Cx) -> Cx:
@@ -33,7 +33,10 @@ def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
     if row is None or not row.active:
         return False
     patient = session.get(IdentityPatient, row.patient_id)
-    return patient is not None and patient.active
+    if patient is None or not patient.active:
+        return False
+    # An INS designates a patient only while the identity is qualified (RNIV).
+    return cx.authority.universal_id not in ins.INS_OIDS or patient.status == IdentityStatus.QUAL.value
 
 
 def current_identifiers(session: Session, patient_id_cx: str | Cx) -> list[Cx]:

@@ -53,6 +53,11 @@ TRIGGERS = {
     "A12": Trigger(None, "A02"),
     "A13": Trigger("admitted", "A03"),
     "A38": Trigger("cancelled", "A05"),
+    "A52": Trigger("admitted", "A21"),
+    "A53": Trigger("on-leave", "A22"),
+    "A54": Trigger(None),
+    "A55": Trigger(None, "A54"),
+    "Z99": Trigger(None),
 }
 ENCOUNTER_ORDER = ("MSH", "EVN", "PID", "PD1", "ROL", "NK1", "PV1", "PV2", "ZBE", "ZFA", "ZFP", "ZFV", "ZFM", "ZFD")
 
@@ -180,6 +185,13 @@ def encounter_message(session: Session, ctx: Context, message: er7.Er7Message, m
             encounter.discharged_at = None
         ctx.publish(session, EncounterCancelled(result.patient_id, encounter.id, trigger, movement.movement_id))
         return
+    if trigger == "Z99":
+        if movement is None:
+            raise refusal(hl7v2.ERR_SEGMENT_SEQUENCE, "ZBE", "Z99 requires the ZBE of the movement it corrects")
+        if movement.action != "UPDATE":
+            raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "Z99 carries ZBE-4 UPDATE")
+        _correct(session, encounter, movement, at, pv1)
+        return
     if movement is not None:
         if movement.action == "UPDATE":
             raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "UPDATE is sent only with Z99")
@@ -203,6 +215,32 @@ def encounter_message(session: Session, ctx: Context, message: er7.Er7Message, m
     elif trigger == "A03":
         encounter.discharged_at = at or (_ts(pv1.value(45), "PV1^1^45") if pv1 is not None else None)
         ctx.publish(session, PatientDischarged(result.patient_id, encounter.id, trigger, encounter.discharged_at, visit.value, unit))
+    session.flush()
+
+
+def _correct(session: Session, encounter: Encounter, movement: MovementSegment, at: datetime | None, pv1: er7.Segment | None) -> None:
+    """Z99 (PAM-FR correction, ZBE-4 UPDATE): the movement named by ZBE-1 takes the
+    start, units, nature and location of the message; the stay's admission or discharge
+    time follows when ZBE-6 names an A01/A04 or an A03."""
+    row = session.scalars(
+        select(Movement).where(Movement.movement_domain == movement.domain, Movement.movement_id == movement.movement_id)
+    ).first()
+    if row is None or row.encounter_id != encounter.id or row.cancelled:
+        raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "ZBE^1^1", f"no current movement {movement.movement_id} to correct")
+    if movement.original_trigger and movement.original_trigger != row.trigger:
+        raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^6", f"movement {movement.movement_id} was sent with {row.trigger}")
+    assert at is not None
+    row.started_at = at
+    row.historic = movement.historic
+    row.medical_unit, row.care_unit = movement.medical_unit, movement.care_unit
+    if movement.nature:
+        row.nature = movement.nature
+    if pv1 is not None and pv1.raw(3):
+        row.location = pv1.raw(3)[:128]
+    if row.trigger in ("A01", "A04"):
+        encounter.admitted_at = at
+    elif row.trigger == "A03":
+        encounter.discharged_at = at
     session.flush()
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import hl7v2
@@ -34,18 +35,25 @@ class IdentityService:
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls
         it back and is answered with the ACK it describes."""
-        ctx = Context(self.policy, self.clock(), msh.get(10))
-        try:
-            with self.store.transaction() as session:
-                response = work(session, ctx)
-                if self.pix_consumers and (ctx.xref_changed or ctx.xref_forced):
-                    ctx.notifications = notify.enqueue(
-                        session, self.pix_consumers, ctx.xref_changed, ctx.xref_forced, self.identity, ctx.now
-                    )
-        except IdentityError as error:
-            return refusal_ack(msh, from_identity_error(error), self.identity)
-        except Refusal as refused:
-            return refusal_ack(msh, refused, self.identity)
+        for attempt in range(3):
+            ctx = Context(self.policy, self.clock(), msh.get(10))
+            try:
+                with self.store.transaction() as session:
+                    response = work(session, ctx)
+                    if self.pix_consumers and (ctx.xref_changed or ctx.xref_forced):
+                        ctx.notifications = notify.enqueue(
+                            session, self.pix_consumers, ctx.xref_changed, ctx.xref_forced, self.identity, ctx.now
+                        )
+                break
+            except IdentityError as error:
+                return refusal_ack(msh, from_identity_error(error), self.identity)
+            except Refusal as refused:
+                return refusal_ack(msh, refused, self.identity)
+            except IntegrityError:
+                # Another transaction created the same identifier, stay or movement
+                # meanwhile: run again, it now finds that row.
+                if attempt == 2:
+                    raise
         for ref in ctx.created_domains:
             core.domain_cache.remember(ref.hd, ref)
         for callback in self.on_commit:

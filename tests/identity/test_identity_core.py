@@ -306,3 +306,15 @@ def test_empi_grey_zone_goes_to_identity_review(store: Store) -> None:
     with store.session() as session:
         candidate = session.scalars(select(IdentityMatchCandidate)).one()
         assert (candidate.candidate_person_id, candidate.status) == (first, "pending")
+
+
+def test_an_ins_designates_a_patient_only_while_qualified(store: Store) -> None:
+    ins_cx = Cx("179114410905287", INS_TEST, "INS")
+    feed(store, person([Cx("1", IPP, "PI"), ins_cx], codes=("VALI",)))
+    with store.session() as session:
+        assert directory.is_known(session, ins_cx)
+    # The same source downgrades the identity (PID-32 PROV) without removing the INS.
+    feed(store, person([Cx("1", IPP, "PI")], codes=("PROV",)))
+    with store.session() as session:
+        assert not directory.is_known(session, ins_cx)
+        assert directory.is_known(session, Cx("1", IPP))

@@ -332,3 +332,76 @@ def test_ipf_merge_retires_the_prior_identifiers(open_domains_hub: HubProcess, c
     ids = {(cx.split("^")[0], cx.split("^")[3].split("&")[1]) for cx in seg(survivor, "PID")[0][3].split("~")}
     assert ("7200117317", "2.16.840.1.113883.3.37.4.1.1.2.611.1") in ids
     assert ("7200117359", "2.16.840.1.113883.3.37.4.1.1.2.611.1") not in ids
+
+
+# -- ITI-31 corrections and cancellations of the advanced encounter management ----------------
+
+def stay_message(corpus: Path, name: str, visit: str, control: str, **zbe: str) -> str:
+    """A composed BREMOND encounter message moved to another stay (`visit`), with its ZBE
+    fields replaced (`movement`, `start`, `action`, `trigger`)."""
+    text = sample(corpus / "composed" / "hl7v2", name).decode()
+    text = text.replace("700321^^^CHVF-VENUE", f"{visit}^^^CHVF-VENUE")
+    lines = text.split("\r")
+    msh = lines[0].split("|")
+    msh[9] = control
+    if "event" in zbe:
+        msh[8] = zbe["event"]
+    lines[0] = "|".join(msh)
+    for index, line in enumerate(lines):
+        if line.startswith("ZBE|"):
+            fields = line.split("|")
+            fields[1] = f"{zbe.get('movement', fields[1].split('^')[0])}^CHVF-MVT^2.999.1.10.4^ISO"
+            fields[2] = zbe.get("start", fields[2])
+            fields[4] = zbe.get("action", fields[4])
+            fields[6] = zbe.get("trigger", fields[6])
+            lines[index] = "|".join(fields)
+    return "\r".join(lines)
+
+
+def movement(hub: HubProcess, movement_id: str) -> tuple[str, str, int]:
+    with db(hub) as connection:
+        row = connection.execute(
+            "SELECT started_at, trigger, cancelled FROM identity_movement WHERE movement_id = ?", (movement_id,)
+        ).fetchone()
+    assert row is not None, movement_id
+    return row
+
+
+def test_z99_corrects_a_movement(french_hub: HubProcess, corpus: Path) -> None:
+    admit = stay_message(corpus, "iti31-a01-admit.hl7", "900001", "Z-1", movement="MVT-900001-01")
+    assert outcome(french_hub.mllp(admit)) == ("AA", [])
+    correction = stay_message(
+        corpus, "iti31-a01-admit.hl7", "900001", "Z-2", event="ADT^Z99^ADT_A01", movement="MVT-900001-01",
+        start="20250320113000", action="UPDATE", trigger="A01",
+    )
+    assert outcome(french_hub.mllp(correction)) == ("AA", [])
+    started, trigger, cancelled = movement(french_hub, "MVT-900001-01")
+    assert started.startswith("2025-03-20 10:30:00") and trigger == "A01" and not cancelled  # 11:30 in Paris (CET)
+    wrong = correction.replace("|UPDATE|N|A01|", "|UPDATE|N|A02|").replace("|Z-2|", "|Z-3|")
+    assert outcome(french_hub.mllp(wrong)) == ("AE", [("103", "ZBE^1^6")])
+    insert = correction.replace("|UPDATE|N|A01|", "|INSERT|N||").replace("|Z-2|", "|Z-4|")
+    assert outcome(french_hub.mllp(insert)) == ("AE", [("103", "ZBE^1^4")])
+
+
+def test_a52_cancels_a_leave_of_absence(french_hub: HubProcess, corpus: Path) -> None:
+    admit = stay_message(corpus, "iti31-a01-admit.hl7", "900002", "L-1", movement="MVT-900002-01")
+    leave = stay_message(corpus, "iti31-a21-leave-of-absence.hl7", "900002", "L-2", movement="MVT-900002-02")
+    cancel = stay_message(
+        corpus, "iti31-a21-leave-of-absence.hl7", "900002", "L-3", event="ADT^A52^ADT_A52", movement="MVT-900002-02",
+        action="CANCEL", trigger="A21",
+    )
+    for message in (admit, leave):
+        assert outcome(french_hub.mllp(message)) == ("AA", [])
+    with db(french_hub) as connection:
+        assert connection.execute("SELECT status FROM identity_encounter WHERE visit_number = '900002'").fetchone() == ("on-leave",)
+    assert outcome(french_hub.mllp(cancel)) == ("AA", [])
+    assert movement(french_hub, "MVT-900002-02")[2] == 1
+    with db(french_hub) as connection:
+        assert connection.execute("SELECT status FROM identity_encounter WHERE visit_number = '900002'").fetchone() == ("admitted",)
+
+
+def test_a_movement_id_is_recorded_once(french_hub: HubProcess, corpus: Path) -> None:
+    admit = stay_message(corpus, "iti31-a01-admit.hl7", "900003", "D-1", movement="MVT-900003-01")
+    assert outcome(french_hub.mllp(admit)) == ("AA", [])
+    again = admit.replace("|D-1|", "|D-2|")
+    assert outcome(french_hub.mllp(again)) == ("AE", [("205", "ZBE^1^1")])
