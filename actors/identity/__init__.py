@@ -21,7 +21,26 @@ def install(hub: Any) -> None:
     if consumers:
         _notify_consumers(hub, service, consumers)
     for route in pix.routes(service) + pdq.routes(service) + pam.routes(service):
-        hub.mllp.register(route.message_type, route.transaction, route.handler)
+        hub.mllp.register(route.message_type, route.transaction, checked(service, route.handler))
+
+
+def checked(service: Any, handler: Any) -> Any:
+    """Refuse (AR) what no identity transaction can answer before reading further:
+    MSH-11 processing id other than P, T, D (202) and MSH-12 versions other than 2.x (203)."""
+    from hub import hl7v2
+
+    def handle(message: str, msh: hl7v2.Msh) -> str:
+        processing = msh.get(11).split(msh.component_separator)[0]
+        version = msh.get(12).split(msh.component_separator)[0]
+        if processing not in ("P", "T", "D"):
+            error = hl7v2.Hl7Error(hl7v2.ERR_UNSUPPORTED_PROCESSING_ID, "MSH^1^11", message=f"processing id {processing!r} is not P, T or D")
+            return hl7v2.ack(msh, "AR", [error], service.identity)
+        if not version.startswith("2."):
+            error = hl7v2.Hl7Error(hl7v2.ERR_UNSUPPORTED_VERSION_ID, "MSH^1^12", message=f"HL7 version {version!r} is not 2.x")
+            return hl7v2.ack(msh, "AR", [error], service.identity)
+        return str(handler(message, msh))
+
+    return handle
 
 
 def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> None:

@@ -405,3 +405,15 @@ def test_a_movement_id_is_recorded_once(french_hub: HubProcess, corpus: Path) ->
     assert outcome(french_hub.mllp(admit)) == ("AA", [])
     again = admit.replace("|D-1|", "|D-2|")
     assert outcome(french_hub.mllp(again)) == ("AE", [("205", "ZBE^1^1")])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [(11, "X", "202"), (12, "3.0", "203"), (12, "", "203")],
+)
+def test_unsupported_processing_id_or_version_is_rejected(french_hub: HubProcess, field: int, value: str, code: str) -> None:
+    message = a28("V1", "VERSION", "TEST", "19800101").split("\r")
+    msh = message[0].split("|")
+    msh[field - 1] = value
+    message[0] = "|".join(msh)
+    assert outcome(french_hub.mllp("\r".join(message))) == ("AR", [(code, f"MSH^1^{field}")])
