@@ -69,7 +69,7 @@ def to_xml(resource: dict[str, Any]) -> bytes:
     """FHIR XML of a resource (http://hl7.org/fhir namespace, primitives in `value`)."""
     root = etree.Element(f"{{{FHIR_NS}}}{resource['resourceType']}", nsmap={None: FHIR_NS})
     _fill(root, resource)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True)
+    return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True))
 
 
 def serialise(resource: dict[str, Any], media: str) -> bytes:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def _write(request: server.Request, answer: service.Answer) -> None:
-    if request._disconnected or request.finished:  # type: ignore[attr-defined]
+    if request._disconnected or request.finished:
         return
     request.setResponseCode(answer.status)
     request.setHeader(b"content-type", answer.content_type.encode("latin-1"))
@@ -47,7 +47,7 @@ class PatientResource(resource.Resource):
         address = request.getClientAddress()
         http_request = service.HttpRequest(
             method=method,
-            path=[segment.decode("utf-8", "replace") for segment in request.postpath if segment],
+            path=[segment.decode("utf-8", "replace") for segment in request.postpath or [] if segment],
             parameters=parse_qsl(query, keep_blank_values=True),
             accept=(request.getHeader(b"accept") or b"").decode("latin-1"),
             content_type=(request.getHeader(b"content-type") or b"").decode("latin-1"),

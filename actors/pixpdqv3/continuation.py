@@ -22,8 +22,8 @@ from actors.pixpdqv3 import hl7v3
 from hub import xmlsafe
 from hub.store.models.pixpdqv3 import Pdqv3PendingQuery
 
-# Most results counted ahead to report resultRemainingQuantity.
-COUNT_LIMIT = 10_000
+# Most persons read ahead to report resultRemainingQuantity.
+COUNT_LIMIT = 1_000
 
 
 def tag(query_id: hl7v3.II) -> str:
@@ -55,9 +55,10 @@ class PendingQuery:
     delivered: int
 
 
-def remaining(session: Session, query: DemographicsQuery, after: int) -> int:
-    """How many persons follow `after` (counted up to COUNT_LIMIT)."""
-    return len(core_query.search(session, query, COUNT_LIMIT, after).results)
+def following(session: Session, query: DemographicsQuery, after: int) -> list[core_query.PatientView]:
+    """The persons that follow `after`, for resultRemainingQuantity (read up to COUNT_LIMIT:
+    beyond it the quantity reported is that limit)."""
+    return core_query.search(session, query, COUNT_LIMIT, after).results
 
 
 def save(session: Session, request: Any, requester: str, after: int, delivered: int, now: datetime) -> None:

@@ -198,13 +198,13 @@ def _write_patient(event: etree._Element, view: PatientView) -> None:
     value.set("value", "100")
 
 
-def response(request_wrapper: hl7v3.Wrapper | None, query_id: hl7v3.II | None,
+def response(request_wrapper: hl7v3.Wrapper | None, target: hl7v3.II | None, query_id: hl7v3.II | None,
              query_by_parameter: etree._Element | None, results: list[PatientView], counts: Counts | None,
              ack_code: str, details: list[Detail], device_id: str, now: datetime) -> etree._Element:
-    """PRPA_IN201306UV02: one registrationEvent per person found, the queryAck with its
-    quantities (ITI TF-2b 3.47.4.2.2), and the query echoed."""
+    """PRPA_IN201306UV02 answering the message `target`: one registrationEvent per person
+    found, the queryAck with its quantities (ITI TF-2b 3.47.4.2.2), the query echoed."""
     root = hl7v3.new_message(hl7v3.PRPA_IN201306UV02, request_wrapper, device_id, now)
-    hl7v3.acknowledgement(root, ack_code, request_wrapper.message_id if request_wrapper else None, details)
+    hl7v3.acknowledgement(root, ack_code, target, details)
     act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
     code = etree.SubElement(act, q("code"))
     code.set("code", "PRPA_TE201306UV02")

@@ -66,13 +66,13 @@ def parse(root: etree._Element) -> PixQuery:
     return PixQuery(wrapper, query, hl7v3.read_ii(child(query, "queryId")), hl7v3.ii_to_cx(ii), sources)
 
 
-def response(query: PixQuery | None, request_wrapper: hl7v3.Wrapper | None, identifiers: list[Cx] | None,
-             details: list[Detail], ack_code: str, device_id: str, now: datetime,
-             query_by_parameter: etree._Element | None = None) -> etree._Element:
-    """PRPA_IN201310UV02: with `identifiers` (the person's, queried one excluded) as
-    Patient.id repetitions, or none (NF, AE)."""
+def response(request_wrapper: hl7v3.Wrapper | None, target: hl7v3.II | None, query_id: hl7v3.II | None,
+             query_by_parameter: etree._Element | None, identifiers: list[Cx] | None,
+             ack_code: str, details: list[Detail], device_id: str, now: datetime) -> etree._Element:
+    """PRPA_IN201310UV02 answering the message `target`: with `identifiers` (the
+    person's, queried one excluded) as Patient.id repetitions, or none (NF, AE)."""
     root = hl7v3.new_message(hl7v3.PRPA_IN201310UV02, request_wrapper, device_id, now)
-    hl7v3.acknowledgement(root, ack_code, request_wrapper.message_id if request_wrapper else None, details)
+    hl7v3.acknowledgement(root, ack_code, target, details)
     act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
     code = etree.SubElement(act, q("code"))
     code.set("code", "PRPA_TE201310UV02")
@@ -93,12 +93,10 @@ def response(query: PixQuery | None, request_wrapper: hl7v3.Wrapper | None, iden
         entity = etree.SubElement(custodian, q("assignedEntity"), classCode="ASSIGNED")
         hl7v3.write_ii(entity, "id", hl7v3.II(device_id))
     query_ack = etree.SubElement(act, q("queryAck"))
-    query_id = query.query_id if query else None
     hl7v3.write_ii(query_ack, "queryId", query_id or hl7v3.II(null_flavor="UNK"))
     etree.SubElement(query_ack, q("queryResponseCode")).set(
         "code", "AE" if ack_code != hl7v3.AA else ("OK" if identifiers else "NF")
     )
-    echo = query.query_by_parameter if query else query_by_parameter
-    if echo is not None:
-        act.append(hl7v3.echo(echo))
+    if query_by_parameter is not None:
+        act.append(hl7v3.echo(query_by_parameter))
     return root

@@ -62,11 +62,20 @@ def _target(body: etree._Element) -> hl7v3.II | None:
     return hl7v3.read_ii(body.find(hl7v3.q("id")))
 
 
+def _lenient_wrapper(body: etree._Element, interaction: str) -> hl7v3.Wrapper | None:
+    """The wrapper of a refused request when it can be read, to address the answer."""
+    try:
+        return hl7v3.read_wrapper(body, interaction)
+    except MessageError:
+        return None
+
+
+def _query_by_parameter(body: etree._Element) -> etree._Element | None:
+    return body.find(f"{hl7v3.q('controlActProcess')}/{hl7v3.q('queryByParameter')}")
+
+
 def _respond(body: etree._Element, action: str, patient: Cx | None = None) -> SoapResponse:
-    response = SoapResponse(body=body, action=action)
-    if patient is not None:
-        response.audit_patient = access.cx_text(patient)  # type: ignore[attr-defined]
-    return response
+    return SoapResponse(body=body, action=action, audit_patient=access.cx_text(patient) if patient else None)
 
 
 # -- ITI-44 -------------------------------------------------------------------------------
@@ -137,22 +146,15 @@ def iti45(request: SoapRequest, hub: Hub) -> SoapResponse:
             cx for cx in found
             if not (cx.value == queried.value and cx.authority.universal_id == queried.authority.universal_id)
         ]
-        body = pixquery.response(message, message.wrapper, others, [], AA, device_id(hub), now)
+        body = pixquery.response(message.wrapper, message.wrapper.message_id, message.query_id,
+                                 message.query_by_parameter, others, AA, [], device_id(hub), now)
         return _respond(body, ITI45_RESPONSE_ACTION, queried)
     except MessageError as exc:
-        wrapper = message.wrapper if message else None
-        if wrapper is None:
-            try:
-                wrapper = hl7v3.read_wrapper(request.body, hl7v3.PRPA_IN201309UV02)
-            except MessageError:
-                wrapper = None
-        echo = request.body.find(f"{hl7v3.q('controlActProcess')}/{hl7v3.q('queryByParameter')}")
-        body = pixquery.response(message, wrapper, None, exc.details, exc.ack_code, device_id(hub), now,
-                                 query_by_parameter=echo)
-        if wrapper is None:
-            body.find(f"{hl7v3.q('acknowledgement')}/{hl7v3.q('targetMessage')}").clear()
-            hl7v3.write_ii(body.find(f"{hl7v3.q('acknowledgement')}/{hl7v3.q('targetMessage')}"), "id",
-                           _target(request.body) or hl7v3.II(null_flavor="UNK"))
+        wrapper = message.wrapper if message else _lenient_wrapper(request.body, hl7v3.PRPA_IN201309UV02)
+        echo = _query_by_parameter(request.body)
+        query_id = hl7v3.read_ii(echo.find(hl7v3.q("queryId"))) if echo is not None else None
+        body = pixquery.response(wrapper, _target(request.body), query_id, echo, None, exc.ack_code, exc.details,
+                                 device_id(hub), now)
         return _respond(body, ITI45_RESPONSE_ACTION, message.identifier if message else None)
 
 
@@ -194,21 +196,20 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
             results = _visible(request.principal, page.results)
             remaining = 0
             if page.next_after is not None:
-                remaining = continuation.remaining(session, message.query, page.next_after)
-                continuation.save(session, message, requester, page.next_after, len(results), now)
+                remaining = len(_visible(request.principal, continuation.following(session, message.query, page.next_after)))
+                if message.query_id is not None:
+                    continuation.save(session, message, requester, page.next_after, len(results), now)
         counts = pdq.Counts(len(results) + remaining, len(results), remaining)
-        body = pdq.response(message.wrapper, message.query_id, message.query_by_parameter, results, counts, AA, [],
-                            device_id(hub), now)
-        return _respond(body, ITI47_RESPONSE_ACTION, results[0].identifiers[0] if len(results) == 1 and results[0].identifiers else None)
+        body = pdq.response(message.wrapper, message.wrapper.message_id, message.query_id, message.query_by_parameter,
+                            results, counts, AA, [], device_id(hub), now)
+        single = results[0].identifiers[0] if len(results) == 1 and results[0].identifiers else None
+        return _respond(body, ITI47_RESPONSE_ACTION, single)
     except MessageError as exc:
-        wrapper = message.wrapper if message else None
-        echo = request.body.find(f"{hl7v3.q('controlActProcess')}/{hl7v3.q('queryByParameter')}")
+        wrapper = message.wrapper if message else _lenient_wrapper(request.body, hl7v3.PRPA_IN201305UV02)
+        echo = _query_by_parameter(request.body)
         query_id = hl7v3.read_ii(echo.find(hl7v3.q("queryId"))) if echo is not None else None
-        body = pdq.response(wrapper, query_id, echo, [], None, exc.ack_code, exc.details, device_id(hub), now)
-        if wrapper is None:
-            target = body.find(f"{hl7v3.q('acknowledgement')}/{hl7v3.q('targetMessage')}")
-            target.clear()
-            hl7v3.write_ii(target, "id", _target(request.body) or hl7v3.II(null_flavor="UNK"))
+        body = pdq.response(wrapper, _target(request.body), query_id, echo, [], None, exc.ack_code, exc.details,
+                            device_id(hub), now)
         return _respond(body, ITI47_RESPONSE_ACTION)
 
 
@@ -236,15 +237,16 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
             results = _visible(request.principal, page.results)
             remaining = 0
             if page.next_after is not None:
-                remaining = continuation.remaining(session, state.query, page.next_after)
+                remaining = len(_visible(request.principal, continuation.following(session, state.query, page.next_after)))
                 continuation.advance(session, state, page.next_after, len(results), now)
             else:
                 continuation.finish(session, state)
         counts = pdq.Counts(state.delivered + len(results) + remaining, len(results), remaining)
-        body = pdq.response(wrapper, message.query_id, state.query_by_parameter, results, counts, AA, [],
-                            device_id(hub), now)
+        body = pdq.response(wrapper, wrapper.message_id, message.query_id, state.query_by_parameter, results, counts,
+                            AA, [], device_id(hub), now)
     except MessageError as exc:
-        body = pdq.response(wrapper, None, None, [], None, exc.ack_code, exc.details, device_id(hub), now)
+        body = pdq.response(wrapper, _target(request.body), None, None, [], None, exc.ack_code, exc.details,
+                            device_id(hub), now)
     return _respond(body, ITI47_RESPONSE_ACTION)
 
 
