@@ -8,6 +8,7 @@ anything when the input is refused, so that a refused message leaves no partial 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -527,16 +528,13 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
             retired_rows.append((cx, row))
     # The survivor's own identifiers must not be claimed by the record being retired.
     retired_patients = {row.patient_id for _cx, row in retired_rows}
-    trimmed = IncomingIdentity(**{**survivor.__dict__})
     kept_ids: list[Cx] = []
     for cx in survivor.identifiers:
         existing = find_identifier(session, cx.authority, cx.value) if cx.authority else None
         if existing is not None and existing.patient_id in retired_patients:
             continue
         kept_ids.append(cx)
-    trimmed.identifiers = kept_ids or survivor.identifiers
-    result = feed(session, ctx, trimmed)
-    surviving_ids_before = identifiers_of(session, result.patient_id)
+    result = feed(session, ctx, dataclasses.replace(survivor, identifiers=kept_ids or survivor.identifiers))
     for cx, row in retired_rows:
         old_id = row.patient_id
         if old_id == result.patient_id:
@@ -544,16 +542,18 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
             continue
         old = session.get(IdentityPatient, old_id)
         assert old is not None
-        survivor_domains = {c.authority for c in surviving_ids_before}
-        moved: list[Cx] = []
+        survivor_domains = set(session.scalars(
+            select(IdentityIdentifier.domain_id).where(
+                IdentityIdentifier.patient_id == result.patient_id, IdentityIdentifier.active.is_(True))
+        ))
+        retired_now: list[Cx] = []
         for ident in session.scalars(select(IdentityIdentifier).where(IdentityIdentifier.patient_id == old_id)).all():
-            hd = domain_hd(session, ident.domain_id)
             ident.patient_id = result.patient_id
-            if (ident.value == cx.value and hd == cx.authority) or hd in survivor_domains or (
-                hd.universal_id == cx.authority.universal_id and hd.namespace == cx.authority.namespace
-            ):
+            # The prior identifier, and any other in a domain where the survivor already
+            # has one, stop designating anybody; the others now designate the survivor.
+            if ident.active and (ident.id == row.id or ident.domain_id == row.domain_id or ident.domain_id in survivor_domains):
                 ident.active = False
-            moved.append(Cx(ident.value, hd, ident.type_code))
+                retired_now.append(Cx(ident.value, domain_hd(session, ident.domain_id), ident.type_code))
         old.active = False
         old.merged_into_id = result.patient_id
         old.updated_at = ctx.now
@@ -570,7 +570,7 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
                 surviving_patient_id=result.patient_id,
                 retired_patient_id=old_id,
                 surviving=tuple(_affinity_first(identifiers_of(session, result.patient_id), ctx.policy)),
-                retired=tuple(moved),
+                retired=tuple(retired_now),
             ),
         )
     return result
@@ -615,8 +615,6 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
             ctx.xref_forced.add(owner.person_id)
         ctx.publish(session, IdentifierChanged(patient_id, old_cx, replacement))
         session.flush()
-    elif domain.universal_id in ins.INS_OIDS and screened.remove_ins:
-        pass  # handled by the feed below (INS removal)
     return feed(session, ctx, incoming)
 
 

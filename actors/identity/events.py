@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -24,9 +24,10 @@ from actors.identity.model import Cx
 
 @dataclass(frozen=True)
 class PatientsMerged:
-    """ITI-8/ITI-30 A40: the retired identifiers now designate the surviving patient.
-    Consumers move what they hold under `retired` to `surviving` (the surviving
-    patient's identifiers, the affinity-domain one first when it has one)."""
+    """ITI-8/ITI-30 A40: the patient known under `retired` (identifiers that no longer
+    designate anybody) is merged into the surviving patient. Consumers move what they
+    hold under a retired identifier to the surviving one of the same domain, or to
+    `surviving[0]` (the affinity-domain identifier first when the survivor has one)."""
 
     kind = "identity.merged"
     surviving_patient_id: int
@@ -128,10 +129,3 @@ def publish(session: Session, event: Any, now: datetime) -> None:
     session.add(IdentityEvent(at=now, kind=event.kind, patient_id=patient_id, payload=json.dumps(_json(event))))
     for subscriber in list(_subscribers.get(type(event), [])):
         subscriber(session, event)
-
-
-@dataclass
-class EventLog:
-    """The events of one transaction, kept for the transport that answers it."""
-
-    events: list[Any] = field(default_factory=list)

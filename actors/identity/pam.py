@@ -59,7 +59,8 @@ TRIGGERS = {
     "A55": Trigger(None, "A54"),
     "Z99": Trigger(None),
 }
-ENCOUNTER_ORDER = ("MSH", "EVN", "PID", "PD1", "ROL", "NK1", "PV1", "PV2", "ZBE", "ZFA", "ZFP", "ZFV", "ZFM", "ZFD")
+# ROL may come after PID and again after the Z segments: it is not placed.
+ENCOUNTER_ORDER = ("MSH", "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "ZBE", "ZFA", "ZFP", "ZFV", "ZFM", "ZFD")
 
 
 @dataclass(frozen=True)

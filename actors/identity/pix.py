@@ -15,7 +15,7 @@ from actors.identity.v2 import (
 )
 
 # Segments read by the feeds, in the order of the HL7 v2.5 ADT structures.
-ADT_ORDER = ("MSH", "EVN", "PID", "PD1", "ROL", "NK1", "PV1", "PV2", "ZBE", "ZFA", "ZFP", "ZFV", "ZFM", "ZFD")
+ADT_ORDER = ("MSH", "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "ZBE", "ZFA", "ZFP", "ZFV", "ZFM", "ZFD")
 COMPLEMENTS = ("ZFA", "ZFD", "ZFS", "ROL", "PD1")
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hub import hl7v2
 
-from actors.identity import er7
+from actors.identity import er7, ins
 from actors.identity.core import IdentityError, IncomingIdentity, Location
 from actors.identity.model import IdentityStatus, Traits
 from actors.identity.query import PatientView
@@ -138,8 +138,6 @@ def incoming_from_pid(pid: er7.Segment, sequence: int, source: str, details: dic
 
 def without_nulls(incoming: IncomingIdentity) -> IncomingIdentity:
     """Drop HL7 null identifiers (`""`) except those presented as INS (removal marker)."""
-    from actors.identity import ins
-
     kept = [
         cx for cx in incoming.identifiers
         if cx.value != '""' or ins.claims_ins(cx.authority.universal_id, cx.authority.namespace, cx.type_code)
