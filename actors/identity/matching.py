@@ -73,11 +73,17 @@ def traits_of(values: dict[str, Any], ins_cx: Cx | None) -> empi.Traits:
     )
 
 
+@lru_cache(maxsize=64)
+def keys_of(traits: empi.Traits) -> frozenset[str]:
+    """Blocking keys of a record (computed once for the search and the filing)."""
+    return empi.blocking_keys(traits)
+
+
 def store_keys(connection: Connection, patient_id: int, traits: empi.Traits, replace: bool = False) -> None:
     """File a record under its blocking keys (replacing its former keys on update)."""
     if replace:
         connection.execute(delete(_KEYS).where(_KEYS.c.patient_id == patient_id))
-    keys = empi.blocking_keys(traits)
+    keys = keys_of(traits)
     if keys:
         connection.execute(_INSERT_KEYS, [{"patient_id": patient_id, "key": key[:64]} for key in sorted(keys)])
 
@@ -95,7 +101,7 @@ _CANDIDATES = (
 def best_match(session: Session, traits: empi.Traits, domain_ids: Sequence[int], link: float, review: float) -> Match | None:
     """The EMPI decision on the best candidate person for a new record, or None when no
     candidate shares a blocking key."""
-    keys = empi.blocking_keys(traits)
+    keys = keys_of(traits)
     if not keys:
         return None
     connection = session.connection()
