@@ -155,6 +155,12 @@ def cx_to_ii(cx: Cx) -> II:
     return II(cx.authority.universal_id, cx.value, cx.authority.namespace)
 
 
+def expressible(identifiers: Iterable[Cx]) -> list[Cx]:
+    """The identifiers an II can carry: those whose assigning authority has an OID (an
+    authority known by a v2 namespace alone has no root to give)."""
+    return [cx for cx in identifiers if cx.authority.universal_id]
+
+
 def read_name(element: etree._Element) -> tuple[str, str, list[str], str]:
     """A PN as (family, family qualifier, given names, prefix)."""
     families = children(element, "family")

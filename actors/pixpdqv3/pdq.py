@@ -165,9 +165,10 @@ class Counts:
 def _write_patient(event: etree._Element, view: PatientView) -> None:
     subject1 = etree.SubElement(event, q("subject1"), typeCode="SBJ")
     patient = etree.SubElement(subject1, q("patient"), classCode="PAT")
-    for cx in view.identifiers:
+    identifiers = hl7v3.expressible(view.identifiers)
+    for cx in identifiers:
         hl7v3.write_ii(patient, "id", hl7v3.cx_to_ii(cx))
-    if not view.identifiers:
+    if not identifiers:
         hl7v3.write_ii(patient, "id", hl7v3.II(null_flavor="NA"))
     etree.SubElement(patient, q("statusCode")).set("code", "active")
     person = etree.SubElement(patient, q("patientPerson"), classCode="PSN", determinerCode="INSTANCE")

@@ -77,6 +77,7 @@ def response(request_wrapper: hl7v3.Wrapper | None, target: hl7v3.II | None, que
     code = etree.SubElement(act, q("code"))
     code.set("code", "PRPA_TE201310UV02")
     code.set("codeSystem", hl7v3.INTERACTION_CODE_SYSTEM)
+    identifiers = hl7v3.expressible(identifiers or [])
     if identifiers:
         subject = etree.SubElement(act, q("subject"), typeCode="SUBJ")
         event = etree.SubElement(subject, q("registrationEvent"), classCode="REG", moodCode="EVN")

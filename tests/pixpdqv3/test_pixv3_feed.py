@@ -126,3 +126,18 @@ def test_iti44_merge_without_prior_identifier_is_AE_101(v3_hub: HubProcess, http
     assert reply.ack_code == "AE"
     assert reply.details[0][0] == "101"
     assert "replacementOf" in reply.details[0][1]
+
+
+def test_iti45_after_maximal_feed_returns_identifiers_with_an_oid(v3_hub: HubProcess, http: requests.Session, corpus: Path) -> None:
+    """PIX_FEED_REG_Maximal states ids in OID domains, in asOtherIDs, and one known by
+    its assigningAuthorityName only, which no II of an answer can carry."""
+    from pixpdqv3_support import assert_valid
+
+    _pix(v3_hub, http, load_message(corpus / "hl7v3" / "PIX_FEED_REG_Maximal_Request.xml"))
+    reply = send(v3_hub.https_url, http, "/pix", ACTION + "PRPA_IN201309UV02",
+                 pix_query(("1.3.6.1.4.1.21367.2005.1.1", "PIX10515W3")))
+    assert reply.query_response_code == "OK"
+    assert reply.identifiers() == {
+        ("1.2.3.4.5.1000", "PIX10515W4"), ("2.16.840.1.113883.4.1", "100-09-1234"), ("1.2.3", "100-09-123456"),
+    }
+    assert_valid(reply.message)
