@@ -7,6 +7,7 @@ it raises `XdsFailure` with the errors otherwise (the caller rolls back).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -302,21 +303,19 @@ class Writer:
             )
         )
 
-    def flush(self) -> None:
+    def add_to_session(self) -> None:
+        """Hand the rows to the session (written when the transaction commits)."""
         self.session.add_all(self.rows)
         self.rows = []
         if self.touched_folders:
             self.session.execute(
                 update(XdsFolder).where(XdsFolder.uuid.in_(self.touched_folders)).values(last_update_time=self.now)
             )
-        self.session.flush()
 
 
 def new_association(kind: str, source: str, target: str) -> Association:
     """A registry-created association (e.g. folder membership carried to a replacement)."""
-    import uuid as uuid_module
-
-    identifier = f"urn:uuid:{uuid_module.uuid4()}"
+    identifier = f"urn:uuid:{uuid.uuid4()}"
     element = etree.Element(
         f"{RIM}Association", nsmap={"rim": c.RIM}, id=identifier, associationType=kind, sourceObject=source, targetObject=target
     )
@@ -451,7 +450,7 @@ def register(
     for association in submission.associations:
         writer.add_association(association)
     deprecate_documents(session, deprecated)
-    writer.flush()
+    writer.add_to_session()
     return Registered(
         patient_id=ss.patient_id or "",
         submission_set=ss.id,

@@ -118,7 +118,6 @@ def provide_and_register(
         )
         for entry_id, (size, digest) in digests.items()
     )
-    session.flush()
     return registered
 
 

@@ -40,9 +40,10 @@ REPOSITORY_PATH = "/xds/repository"
 log = logging.getLogger(__name__)
 
 
-def _store_error(code: str, transaction: str) -> list[RegistryError]:
-    """A store failure rolled the transaction back: say so in the transaction's terms."""
-    log.exception("store error during %s; the transaction was rolled back", transaction)
+def _store_error(code: str, transaction: str, error: SQLAlchemyError) -> list[RegistryError]:
+    """A store failure rolled the transaction back: say so in the transaction's terms.
+    Only the error class is logged: the statement parameters hold metadata and content."""
+    log.error("store error (%s) during %s; the transaction was rolled back", type(error).__name__, transaction)
     return [RegistryError(code, "the store could not complete the transaction; nothing was recorded")]
 
 
@@ -93,8 +94,8 @@ def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
             register(session, submission, patient_directory(hub, session), _registry_settings(hub), ITI42)
     except XdsFailure as failure:
         errors = failure.errors
-    except SQLAlchemyError:
-        errors = _store_error(c.XDSRegistryError, "ITI-42")
+    except SQLAlchemyError as error:
+        errors = _store_error(c.XDSRegistryError, "ITI-42", error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
     return response
@@ -119,8 +120,8 @@ def iti41(request: SoapRequest, hub: Hub) -> SoapResponse:
             provide_and_register(session, parsed, patient_directory(hub, session), settings)
     except XdsFailure as failure:
         errors = failure.errors
-    except SQLAlchemyError:
-        errors = _store_error(c.XDSRepositoryError, "ITI-41")
+    except SQLAlchemyError as error:
+        errors = _store_error(c.XDSRepositoryError, "ITI-41", error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
     return response
@@ -175,8 +176,8 @@ def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
             update.update_document_set(session, submission, patient_directory(hub, session), _registry_settings(hub))
     except XdsFailure as failure:
         errors = failure.errors
-    except SQLAlchemyError:
-        errors = _store_error(c.XDSRegistryError, "ITI-57")
+    except SQLAlchemyError as error:
+        errors = _store_error(c.XDSRegistryError, "ITI-57", error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
     return response
