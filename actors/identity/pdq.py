@@ -128,6 +128,7 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
         page = query.search(session, parameters, quantity, after)
         pointer = ""
         if page.next_after is not None:
+            query.purge_expired(session, ctx.now)
             pointer = query.save_continuation(session, tag, source_of(msh), parameters, page.next_after, ctx.now)
         body = [format_pid(view, n) for n, view in enumerate(page.results, start=1)]
         return answer("OK" if body else "NF", body, pointer=pointer)

@@ -272,6 +272,7 @@ def cancel(session: Session, query_tag: str, requester: str = "") -> int:
 
 
 def purge_expired(session: Session, now: datetime) -> None:
+    """Forget the pointers older than `CONTINUATION_TTL` (never continued nor cancelled)."""
     session.execute(delete(PdqContinuation).where(PdqContinuation.created_at < now - CONTINUATION_TTL))
 
 

@@ -318,3 +318,20 @@ def test_an_ins_designates_a_patient_only_while_qualified(store: Store) -> None:
     with store.session() as session:
         assert not directory.is_known(session, ins_cx)
         assert directory.is_known(session, Cx("1", IPP))
+
+
+def test_a_continuation_expires(store: Store) -> None:
+    from datetime import timedelta
+
+    q = query.DemographicsQuery(family="X")
+    with store.transaction() as session:
+        pointer = query.save_continuation(session, "TAG", "LGC|CAB", q, 3, NOW)
+    later = NOW + query.CONTINUATION_TTL + timedelta(seconds=1)
+    with store.transaction() as session, pytest.raises(query.UnknownContinuation):
+        query.take_continuation(session, pointer, "TAG", q, later)
+    with store.transaction() as session:
+        query.purge_expired(session, later)
+    with store.session() as session:
+        from hub.store.models.identity import PdqContinuation
+
+        assert count(session, PdqContinuation) == 0
