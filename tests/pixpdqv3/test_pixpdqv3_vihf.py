@@ -23,7 +23,8 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
 @pytest.fixture(scope="module")
 def secure_hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProcess]:
-    process = launch_hub(tmp_path_factory.mktemp("pixpdqv3-vihf"), pki, '[identity]\naccepted_domains = ["*"]\n')
+    config = '[identity]\naccepted_domains = ["1.2.250.1.999.91.1", "1.2.250.1.999.91.2"]\n'
+    process = launch_hub(tmp_path_factory.mktemp("pixpdqv3-vihf"), pki, config)
     yield process
     process.stop()
 
@@ -71,6 +72,16 @@ def test_iti44_with_signed_assertion(secure_hub: HubProcess, http: requests.Sess
     message = feed([("1.2.250.1.999.91.2", "V44")], "VIHF", "ALICE", "19750505", "F")
     reply = send(secure_hub.https_url, http, "/pix", ACTION + "PRPA_IN201301UV02", message, assertion(signer))
     assert reply.ack_code == "AA"
+
+
+def test_iti44_domain_not_accepted_is_AE_204(secure_hub: HubProcess, http: requests.Session, signer: Signer) -> None:
+    """Only the configured assigning authorities are accepted ([identity] accepted_domains)."""
+    message = feed([("1.2.250.1.999.91.2", "V44-B"), ("1.2.250.1.999.91.404", "ELSEWHERE")], "VIHF", "BOB", "19750506", "M")
+    reply = send(secure_hub.https_url, http, "/pix", ACTION + "PRPA_IN201301UV02", message, assertion(signer))
+    assert reply.ack_code == "AE"
+    assert reply.details == [
+        ("204", "/PRPA_IN201301UV02/controlActProcess/subject/registrationEvent/subject1/patient/id[2]/@root")
+    ]
 
 
 def test_iti44_without_assertion_is_a_security_fault(secure_hub: HubProcess, http: requests.Session) -> None:

@@ -141,3 +141,15 @@ def test_iti45_after_maximal_feed_returns_identifiers_with_an_oid(v3_hub: HubPro
         ("1.2.3.4.5.1000", "PIX10515W4"), ("2.16.840.1.113883.4.1", "100-09-1234"), ("1.2.3", "100-09-123456"),
     }
     assert_valid(reply.message)
+
+
+def test_iti44_identifiers_of_two_patients_is_AE_205(v3_hub: HubProcess, http: requests.Session) -> None:
+    """One message may not join identifiers that already designate two patients."""
+    domain = "1.2.250.1.999.44.9"
+    _pix(v3_hub, http, feed([(domain, "P-1")], "UN", "ALAIN", "19600101", "M"))
+    _pix(v3_hub, http, feed([(domain, "P-2")], "DEUX", "BRUNO", "19610202", "M"))
+    reply = _pix(v3_hub, http, feed([(domain, "P-1"), (domain, "P-2")], "UN", "ALAIN", "19600101", "M"))
+    assert reply.ack_code == "AE"
+    assert reply.details == [
+        ("205", "/PRPA_IN201301UV02/controlActProcess/subject/registrationEvent/subject1/patient/id[2]/@extension")
+    ]
