@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from actors.fhir import format as fhir_format
-from actors.fhir import pdqm, pixm, resources
+from actors.fhir import pdqm, pixm, resources, security
 from actors.identity import core, query
 from actors.identity.service import policy_from_config
+from actors.pixpdqv3 import access
 from hub import audit
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class HttpRequest:
     body: bytes = b""
     base_url: str = ""
     peer: str = ""
+    authorization: str = ""
 
 
 @dataclass
@@ -64,16 +66,26 @@ def handle(hub: Hub, request: HttpRequest) -> Answer:
         media = fhir_format.negotiate(_format_parameter(request.parameters), request.accept)
     except fhir_format.NotAcceptable as exc:
         return _outcome(406, "not-supported", f"_format {exc} is not supported", fhir_format.JSON)
+    caller: Any = None
     try:
         if request.path and request.path[0] == PIX_OPERATION:
             transaction = "ITI-83"
-            answer = _pix(hub, request, media)
+        try:
+            caller = security.principal(hub, request.authorization, transaction)
+        except security.Unauthenticated as exc:
+            answer = _outcome(exc.status, exc.code, exc.diagnostics, media)
+            if exc.status == 401:
+                answer.headers = (("WWW-Authenticate", "SAML"),)
+            outcome = "refused"
+            return answer
+        if transaction == "ITI-83":
+            answer = _pix(hub, request, media, caller)
         elif request.method != "GET":
             answer = Answer(405, "text/plain", b"GET a search or a Patient; $ihe-pix takes GET or POST\n", (("Allow", "GET"),))
         elif len(request.path) == 1:
-            answer = _read(hub, request, request.path[0], media)
+            answer = _read(hub, request, request.path[0], media, caller)
         elif not request.path:
-            answer = _search(hub, request, media)
+            answer = _search(hub, request, media, caller)
         else:
             answer = _outcome(404, "not-found", "no such resource", media)
         outcome = "success" if answer.status < 400 else "refused"
@@ -82,7 +94,8 @@ def handle(hub: Hub, request: HttpRequest) -> Answer:
         log.exception("internal error in /fhir/Patient (%s)", transaction)
         return _outcome(500, "exception", "internal error; the request was not processed", media)
     finally:
-        hub.audit(audit.AuditEvent(transaction, outcome, peer=request.peer))
+        who = getattr(caller, "audit_who", None) if caller is not None else None
+        hub.audit(audit.AuditEvent(transaction, outcome, who=who, peer=request.peer))
         hub.metrics.observe("https", "/fhir/Patient", transaction, outcome, time.perf_counter() - started)
 
 
@@ -121,7 +134,18 @@ def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[quer
     return page.results, pointer
 
 
-def _search(hub: Hub, request: HttpRequest, media: str) -> Answer:
+def _visible(caller: Any, results: list[query.PatientView]) -> list[query.PatientView]:
+    """Only the persons the caller's assertion may learn about (one policy call, shared
+    with PDQ v3)."""
+    kept = []
+    for view in results:
+        decision = access.may_see(caller, view.identifiers)
+        if decision is None or decision.allowed:
+            kept.append(view)
+    return kept
+
+
+def _search(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
     """ITI-78 search: a Bundle (searchset) of Patient, `_count` at a time, with a next link."""
     now = datetime.now(timezone.utc)
     try:
@@ -129,6 +153,7 @@ def _search(hub: Hub, request: HttpRequest, media: str) -> Answer:
         results, pointer = _run_search(hub, search, now)
     except pdqm.SearchError as exc:
         return _outcome(exc.status, exc.code, exc.diagnostics, media, exc.expression)
+    results = _visible(caller, results)
     kept = [(name, value) for name, value in request.parameters if name not in {"_page"}]
     if not any(name == "_count" for name, _ in kept):
         kept.append(("_count", str(search.count)))
@@ -139,13 +164,14 @@ def _search(hub: Hub, request: HttpRequest, media: str) -> Answer:
     return Answer(200, fhir_format.content_type(media), fhir_format.serialise(bundle, media))
 
 
-def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str) -> Answer:
+def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str, caller: Any) -> Answer:
     """ITI-78 retrieve: `GET [base]/Patient/[id]`."""
     try:
         search = pdqm.parse([("_id", resource_id)])
         results, _ = _run_search(hub, search, datetime.now(timezone.utc))
     except pdqm.SearchError:
         results = []
+    results = _visible(caller, results)
     if not results:
         return _outcome(404, "not-found", f"Patient/{resource_id} is not known", media)
     view = results[0]
@@ -155,7 +181,7 @@ def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str) -> Answe
 
 # -- ITI-83 -----------------------------------------------------------------------------------
 
-def _pix(hub: Hub, request: HttpRequest, media: str) -> Answer:
+def _pix(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
     """ITI-83: the other identifiers of the person a sourceIdentifier designates."""
     try:
         if request.method == "GET":
@@ -169,13 +195,18 @@ def _pix(hub: Hub, request: HttpRequest, media: str) -> Answer:
         else:
             return Answer(405, "text/plain", b"$ihe-pix takes GET or POST\n", (("Allow", "GET, POST"),))
         pix_query = pixm.parse(pairs)
-        found = _cross_references(hub, pix_query)
+        found, everyone = _cross_references(hub, pix_query)
+        decision = access.may_see(caller, [pix_query.source, *everyone])
+        if decision is not None and not decision.allowed:
+            raise pixm.PixmError(403, "forbidden", decision.reason)
     except pixm.PixmError as exc:
         return _outcome(exc.status, exc.code, exc.diagnostics, media)
     return Answer(200, fhir_format.content_type(media), fhir_format.serialise(pixm.output(found), media))
 
 
-def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> list[tuple[Any, str]]:
+def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> tuple[list[tuple[Any, str]], list[Any]]:
+    """The identifiers to answer with their record ids, and all the person's identifiers
+    (for the access decision)."""
     rules = policy_from_config(hub.config.identity)
     source = pix_query.source
     with hub.store.transaction() as session:
@@ -185,6 +216,7 @@ def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> list[tuple[Any, str
             raise pixm.target_system_not_found()
         try:
             found = query.cross_references(session, source, pix_query.targets)
+            everyone = query.cross_references(session, source) if pix_query.targets else found
         except query.UnknownIdentifier:
             raise pixm.source_not_found() from None
         answer = []
@@ -193,4 +225,4 @@ def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> list[tuple[Any, str
                 continue
             row = core.find_identifier(session, cx.authority, cx.value)
             answer.append((cx, str(row.patient_id) if row is not None else ""))
-    return answer
+    return answer, everyone

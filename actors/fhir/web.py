@@ -54,6 +54,7 @@ class PatientResource(resource.Resource):
             body=request.content.read() if request.content is not None else b"",
             base_url=f"https://{host}/fhir",
             peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
+            authorization=(request.getHeader(b"authorization") or b"").decode("latin-1"),
         )
         d = self.hub.in_thread(service.handle, self.hub, http_request)
         d.addCallback(lambda answer: _write(request, answer))
