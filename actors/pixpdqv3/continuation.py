@@ -19,6 +19,7 @@ from actors.identity import query as core_query
 from actors.identity.model import Cx, Hd
 from actors.identity.query import DemographicsQuery
 from actors.pixpdqv3 import hl7v3
+from actors.pixpdqv3.pdq import PdqRequest
 from hub import xmlsafe
 from hub.store.models.pixpdqv3 import Pdqv3PendingQuery
 
@@ -61,7 +62,7 @@ def following(session: Session, query: DemographicsQuery, after: int) -> list[co
     return core_query.search(session, query, COUNT_LIMIT, after).results
 
 
-def save(session: Session, request: Any, requester: str, after: int, delivered: int, now: datetime) -> None:
+def save(session: Session, request: PdqRequest, requester: str, after: int, delivered: int, now: datetime) -> None:
     """Keep a query that has more results than its first page (replaces an earlier
     pending query with the same queryId from the same sender)."""
     query_tag = tag(request.query_id or hl7v3.II())
