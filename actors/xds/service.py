@@ -14,7 +14,7 @@ from lxml import etree
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actors.xds import access, query, update, valuesets
+from actors.xds import access, identity_feed, query, update, valuesets
 from actors.xds import constants as c
 from actors.xds.errors import RegistryError, XdsFailure, registry_response
 from actors.xds.metadata import parse_submission
@@ -186,6 +186,7 @@ def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
 def install(hub: Hub) -> None:
     """Register the Document Registry and Document Repository endpoints."""
     _registry_settings(hub)  # a broken value sets file stops the hub at start
+    identity_feed.subscribe()
     registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl")
     registry.operation(c.ACTION_ITI42, "ITI-42", iti42)
     registry.operation(c.ACTION_ITI18, "ITI-18", iti18)

@@ -131,7 +131,7 @@ def test_zeep_through_the_served_wsdl_calls_iti18_and_iti43(xds_hub, signer, cli
     documents = [DocumentSpec(content=b"zeep me")]
     assert client.provide_and_register(submit_objects_request(patient, documents=documents), documents).errors == []
     source = assertion_source(signer)
-    registry = zeep_client(xds_hub.session(), xds_hub.https_url + "/xds/registry?wsdl=", source)
+    registry = zeep_client(xds_hub.session(), xds_hub.https_url + "/xds/registry?wsdl", source)
     result = registry.service.DocumentRegistry_RegistryStoredQuery(
         ResponseOption={"returnType": "ObjectRef"},
         AdhocQuery={
@@ -145,7 +145,7 @@ def test_zeep_through_the_served_wsdl_calls_iti18_and_iti43(xds_hub, signer, cli
     assert result.status == c.RESPONSE_SUCCESS
     refs = result.RegistryObjectList._value_1
     assert len(refs) == 1
-    repository = zeep_client(xds_hub.session(), xds_hub.https_url + "/xds/repository?wsdl=", source)
+    repository = zeep_client(xds_hub.session(), xds_hub.https_url + "/xds/repository?wsdl", source)
     retrieved = repository.service.DocumentRepository_RetrieveDocumentSet(
         DocumentRequest=[{"RepositoryUniqueId": REPOSITORY, "DocumentUniqueId": documents[0].unique_id}]
     )
