@@ -417,3 +417,23 @@ def test_unsupported_processing_id_or_version_is_rejected(french_hub: HubProcess
     msh[field - 1] = value
     message[0] = "|".join(msh)
     assert outcome(french_hub.mllp("\r".join(message))) == ("AR", [(code, f"MSH^1^{field}")])
+
+
+def test_concurrent_feeds_of_one_new_patient_make_one_record(french_hub: HubProcess) -> None:
+    import threading
+
+    answers: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def send(n: int) -> None:
+        message = a28("RACE-1", "CONCURRENT", "PAT", "19900101").replace("|A28-RACE-1|", f"|RACE-{n}|")
+        answers.append(outcome(french_hub.mllp(message)))
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [("AA", [])] * 6
+    with db(french_hub) as connection:
+        assert connection.execute("SELECT count(*) FROM identity_identifier WHERE value = 'RACE-1'").fetchone() == (1,)
+        assert connection.execute("SELECT count(*) FROM identity_patient WHERE family_name = 'CONCURRENT'").fetchone() == (1,)

@@ -26,7 +26,9 @@ class IdentityDomain(Base):
     universal_id: Mapped[str] = mapped_column(String(128), default="")
     universal_id_type: Mapped[str] = mapped_column(String(16), default="")
 
+    # Unique so that two transactions meeting a new authority at once create it once.
     __table_args__ = (
+        UniqueConstraint("namespace", "universal_id", name="uq_identity_domain_namespace"),
         Index("ix_identity_domain_universal_id", "universal_id"),
         Index("ix_identity_domain_namespace", "namespace"),
     )

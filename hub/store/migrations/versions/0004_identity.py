@@ -21,7 +21,8 @@ def upgrade() -> None:
     sa.Column('namespace', sa.String(length=128), nullable=False),
     sa.Column('universal_id', sa.String(length=128), nullable=False),
     sa.Column('universal_id_type', sa.String(length=16), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_domain'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_identity_domain')),
+    sa.UniqueConstraint('namespace', 'universal_id', name='uq_identity_domain_namespace')
     )
     op.create_index('ix_identity_domain_namespace', 'identity_domain', ['namespace'], unique=False)
     op.create_index('ix_identity_domain_universal_id', 'identity_domain', ['universal_id'], unique=False)
