@@ -437,3 +437,37 @@ def test_concurrent_feeds_of_one_new_patient_make_one_record(french_hub: HubProc
     with db(french_hub) as connection:
         assert connection.execute("SELECT count(*) FROM identity_identifier WHERE value = 'RACE-1'").fetchone() == (1,)
         assert connection.execute("SELECT count(*) FROM identity_patient WHERE family_name = 'CONCURRENT'").fetchone() == (1,)
+
+
+# -- ITI-30 refusals --------------------------------------------------------------------------
+
+def test_a47_without_mrg_is_100(french_hub: HubProcess, corpus: Path) -> None:
+    text = sample(corpus / "composed" / "hl7v2", "iti30-a47-change-ipp.hl7").decode()
+    without_mrg = "\r".join(line for line in text.split("\r") if not line.startswith("MRG")).replace("VF-000150", "VF-E47")
+    assert outcome(french_hub.mllp(without_mrg)) == ("AE", [("100", "MRG")])
+
+
+def test_a24_with_one_pid_is_100(french_hub: HubProcess, corpus: Path) -> None:
+    text = sample(corpus / "composed" / "hl7v2", "iti30-a24-link.hl7").decode()
+    one_pid = "\r".join(line for line in text.split("\r") if not line.startswith("PID|2|")).replace("VF-000163", "VF-E24")
+    assert outcome(french_hub.mllp(one_pid)) == ("AE", [("100", "PID^2")])
+
+
+def test_a37_of_unknown_patients_is_204_and_changes_nothing(french_hub: HubProcess, corpus: Path) -> None:
+    text = sample(corpus / "composed" / "hl7v2", "iti30-a37-unlink.hl7").decode()
+    unknown = (
+        text.replace("100455^", "UNKNOWN-1^").replace("VF-000171", "VF-E37")
+        .replace("~150093306319996^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS", "")
+    )
+    assert outcome(french_hub.mllp(unknown)) == ("AE", [("204", "PID^1^3^1^1")])
+
+
+def test_a28_with_an_ins_but_a_provisional_status_keeps_no_ins(french_hub: HubProcess) -> None:
+    message = (
+        "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20250101||ADT^A28^ADT_A05|PROV-INS|P|2.5^FRA^2.11\rEVN||20250101\r"
+        "PID|1||PI-77^^^CHVF-IPP&2.999.1.10.1&ISO^PI~296032123106402^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||"
+        f"PERRAUDIN^MARIE-LOU||19960315|F{'|' * 24}PROV\rPV1|1|N\r"
+    )
+    assert outcome(french_hub.mllp(message)) == ("AA", [])
+    response = french_hub.mllp(pix_query("PI-77^^^CHVF-IPP&2.999.1.10.1&ISO^PI", "^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO"))
+    assert seg(response, "QAK")[0][2] == "NF"
