@@ -453,7 +453,7 @@ def test_a24_with_one_pid_is_100(french_hub: HubProcess, corpus: Path) -> None:
     assert outcome(french_hub.mllp(one_pid)) == ("AE", [("100", "PID^2")])
 
 
-def test_a37_of_unknown_patients_is_204_and_changes_nothing(french_hub: HubProcess, corpus: Path) -> None:
+def test_a37_of_unknown_patients_is_204(french_hub: HubProcess, corpus: Path) -> None:
     text = sample(corpus / "composed" / "hl7v2", "iti30-a37-unlink.hl7").decode()
     unknown = (
         text.replace("100455^", "UNKNOWN-1^").replace("VF-000171", "VF-E37")
