@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lxml import etree
+from sqlalchemy.exc import IntegrityError
 
-from actors.identity import core, query
+from actors.identity import core, notify, query
 from actors.identity.model import Cx, Hd
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
@@ -43,12 +44,32 @@ def policy(hub: Hub) -> core.Policy:
     return policy_from_config(hub.config.identity)
 
 
-def after_commit(hub: Hub, ctx: core.Context) -> None:
-    """What the identity service does once a feed has committed: remember the domains it
-    created, and run the service's hooks (ITI-10 update notifications)."""
+def run_feed(hub: Hub, message_id: str, message: feed.FeedRequest) -> None:
+    """One ITI-44 message in one database transaction, the way the identity service runs
+    an ITI-8 one (`actors.identity.service.IdentityService.run`, whose refusals are v2
+    ACKs): run again when a concurrent feed created the same key meanwhile, write the
+    ITI-10 update notifications with the change, then remember the domains created and
+    run the service's after-commit hooks (which send the notifications)."""
+    service = getattr(hub, "identity_service", None)
+    consumers = tuple(getattr(service, "pix_consumers", ()))
+    for attempt in range(3):
+        ctx = core.Context(policy(hub), _now(), message_id)
+        try:
+            with hub.store.transaction() as session:
+                if message.is_merge:
+                    core.merge(session, ctx, message.incoming, message.prior, feed.PRIOR_SEGMENT)
+                else:
+                    core.feed(session, ctx, message.incoming)
+                if consumers and (ctx.xref_changed or ctx.xref_forced):
+                    ctx.notifications = notify.enqueue(
+                        session, consumers, ctx.xref_changed, ctx.xref_forced, service.identity, ctx.now
+                    )
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
     for ref in ctx.created_domains:
         core.domain_cache.remember(ref.hd, ref)
-    service = getattr(hub, "identity_service", None)
     for callback in getattr(service, "on_commit", ()):
         callback(ctx)
 
@@ -91,16 +112,10 @@ def iti44(request: SoapRequest, hub: Hub) -> SoapResponse:
         message = feed.parse(request.body, interaction)
         wrapper = message.wrapper
         patient = message.incoming.identifiers[0]
-        ctx = core.Context(policy(hub), now, message_id=wrapper.message_id.extension or wrapper.message_id.root)
         try:
-            with hub.store.transaction() as session:
-                if message.is_merge:
-                    core.merge(session, ctx, message.incoming, message.prior, feed.PRIOR_SEGMENT)
-                else:
-                    core.feed(session, ctx, message.incoming)
+            run_feed(hub, wrapper.message_id.extension or wrapper.message_id.root, message)
         except core.IdentityError as exc:
             raise MessageError(AE, [feed.error_detail(message, exc)]) from None
-        after_commit(hub, ctx)
         body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], device_id(hub), now)
     except MessageError as exc:
         target = wrapper.message_id if wrapper else _target(request.body)
