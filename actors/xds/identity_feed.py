@@ -8,6 +8,7 @@ merge and its effect on the registry commit or roll back together.
 """
 from __future__ import annotations
 
+from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from actors.identity.model import Cx
 from actors.xds import constants as c
 from hub import xmlsafe
 from hub.store.models.xds import (
+    PatientObject,
     XdsDocumentEntry,
     XdsFolder,
     XdsKnownPatient,
@@ -32,21 +34,21 @@ def xds_patient_id(cx: Cx) -> str:
 
 
 def _rewrite(xml: str, old: str, new: str) -> str:
-    from lxml import etree
-
     element = xmlsafe.parse(xml.encode("utf-8"))
     for identifier in element.iter(f"{{{c.RIM}}}ExternalIdentifier"):
         if identifier.get("identificationScheme") in _PATIENT_SCHEMES and identifier.get("value") == old:
             identifier.set("value", new)
-    return etree.tostring(element, encoding="unicode")
+    return str(etree.tostring(element, encoding="unicode"))
 
 
 def move_patient(session: Session, old: str, new: str) -> int:
     """Give the registry objects of patient `old` to patient `new`; returns how many moved.
     sourcePatientId (the source's own identifier) is left as submitted."""
     moved = 0
-    for model in (XdsDocumentEntry, XdsSubmissionSet, XdsFolder):
-        for row in session.scalars(select(model).where(model.patient_id == old)):
+    models: tuple[type[PatientObject], ...] = (XdsDocumentEntry, XdsSubmissionSet, XdsFolder)
+    for model in models:
+        rows: list[PatientObject] = list(session.scalars(select(model).where(model.patient_id == old)))
+        for row in rows:
             row.patient_id = new
             row.xml = _rewrite(row.xml, old, new)
             moved += 1

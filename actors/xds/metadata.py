@@ -106,7 +106,7 @@ class RegistryObject:
     def authors(self, scheme: str) -> list[Author]:
         return [
             Author(
-                person=(x.slots.get("authorPerson") or [None])[0],
+                person=next(iter(x.slots.get("authorPerson", [])), None),
                 institutions=x.slots.get("authorInstitution", []),
                 roles=x.slots.get("authorRole", []),
                 specialties=x.slots.get("authorSpecialty", []),

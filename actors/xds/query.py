@@ -23,6 +23,7 @@ from actors.xds.errors import RegistryError, error_list, status_of
 from actors.xds.registry import CODE_CONFIDENTIALITY, CODE_EVENT, CODE_FOLDER
 from hub import xmlsafe
 from hub.store.models.xds import (
+    PatientObject,
     XdsAssociation,
     XdsAuthor,
     XdsCode,
@@ -155,7 +156,8 @@ class Result:
         return len(self.documents) + len(self.submission_sets) + len(self.folders) + len(self.associations)
 
     def patients(self) -> set[str]:
-        return {r.patient_id for r in [*self.documents, *self.submission_sets, *self.folders]}
+        rows: list[PatientObject] = [*self.documents, *self.submission_sets, *self.folders]
+        return {r.patient_id for r in rows}
 
 
 def _limited(session: Session, statement: Select[Any], limit: int) -> list[Any]:
@@ -327,7 +329,8 @@ def get_all(session: Session, params: Params, limit: int) -> Result:
         submission_sets=_limited(session, select(s).where(s.patient_id == patient, s.status.in_(params.get("$XDSSubmissionSetStatus"))), limit),
         folders=_limited(session, select(f).where(f.patient_id == patient, f.status.in_(params.get("$XDSFolderStatus"))), limit),
     )
-    ids = {r.uuid for r in [*result.documents, *result.submission_sets, *result.folders]}
+    rows: list[PatientObject] = [*result.documents, *result.submission_sets, *result.folders]
+    ids = {r.uuid for r in rows}
     associations = _associations_from(session, ids, limit)
     ids |= {a.uuid for a in associations}
     result.associations = [a for a in associations if a.target in ids]
@@ -417,7 +420,8 @@ def get_submission_set_and_contents(session: Session, params: Params, limit: int
     if len(sets) > 1:
         raise QueryError(c.XDSStoredQueryParamNumber, "GetSubmissionSetAndContents takes one SubmissionSet", name)
     documents, folders, links = _members(session, sets[0].uuid, params, limit)
-    kept = {x.uuid for x in [*documents, *folders]}
+    members: list[PatientObject] = [*documents, *folders]
+    kept = {x.uuid for x in members}
     # folder-document links made by this submission are HasMember targets of the set too
     link_ids = {x.target for x in links}
     inner = list(session.scalars(select(XdsAssociation).where(XdsAssociation.uuid.in_(link_ids)))) if link_ids else []
@@ -616,7 +620,8 @@ def response_element(result: Result | None, errors: list[RegistryError], return_
     if result is None:
         return response
     if return_type == RETURN_OBJECT_REF:
-        for row in [*result.submission_sets, *result.documents, *result.folders, *result.associations]:
+        rows: list[PatientObject | XdsAssociation] = [*result.submission_sets, *result.documents, *result.folders, *result.associations]
+        for row in rows:
             ref = etree.SubElement(objects, f"{{{c.RIM}}}ObjectRef", id=row.uuid)
             if home:
                 ref.set("home", home)

@@ -32,6 +32,7 @@ from actors.xds.metadata import (
 from actors.xds.patients import PatientDirectory
 from actors.xds.validation import ITI42, ValidationContext, validate_submission
 from hub.store.models.xds import (
+    PatientObject,
     XdsAssociation,
     XdsAuthor,
     XdsCode,
@@ -91,7 +92,7 @@ def _set_version(element: etree._Element, lid: str, version: int) -> None:
 
 
 def _xml(element: etree._Element) -> str:
-    return etree.tostring(element, encoding="unicode")
+    return str(etree.tostring(element, encoding="unicode"))
 
 
 def _set_slot(element: etree._Element, name: str, values: list[str]) -> None:
@@ -154,13 +155,15 @@ def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str,
     found: dict[str, tuple[str, object]] = {}
     if not uuids:
         return found
-    for kind, model in (
+    models: tuple[tuple[str, type[PatientObject | XdsAssociation]], ...] = (
         ("DocumentEntry", XdsDocumentEntry),
         ("Folder", XdsFolder),
         ("SubmissionSet", XdsSubmissionSet),
         ("Association", XdsAssociation),
-    ):
-        for row in session.scalars(select(model).where(model.uuid.in_(uuids))):
+    )
+    for kind, model in models:
+        rows: list[PatientObject | XdsAssociation] = list(session.scalars(select(model).where(model.uuid.in_(uuids))))
+        for row in rows:
             found[row.uuid] = (kind, row)
     return found
 
@@ -216,12 +219,12 @@ def check_against_registry(
     folder_unique = {f.unique_id: f for f in submission.folders if f.unique_id}
     folder_lids = {f.lid for f in submission.folders if update_mode and f.lid and f.lid != f.id}
     if folder_unique:
-        for row in session.execute(select(XdsFolder.unique_id, XdsFolder.lid).where(XdsFolder.unique_id.in_(folder_unique))):
-            if row.lid in folder_lids:
+        for folder_row in session.execute(select(XdsFolder.unique_id, XdsFolder.lid).where(XdsFolder.unique_id.in_(folder_unique))):
+            if folder_row.lid in folder_lids:
                 continue
-            folder = folder_unique[row.unique_id]
+            folder = folder_unique[folder_row.unique_id]
             errors.append(
-                RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {row.unique_id} is already registered", folder.id)
+                RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {folder_row.unique_id} is already registered", folder.id)
             )
     uuids = {o.id for o in submission.objects if o.id.startswith("urn:uuid:")}
     for uuid_ in _existing_objects(session, uuids):

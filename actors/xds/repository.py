@@ -82,9 +82,10 @@ def provide_and_register(
             errors.append(RegistryError(c.XDSMissingDocumentMetadata, "Document has no DocumentEntry", document_id))
     digests: dict[str, tuple[int, str]] = {}
     for entry_id, content in request.documents.items():
-        entry = entries.get(entry_id)
-        if entry is None:
+        described = entries.get(entry_id)
+        if described is None:
             continue
+        entry = described
         size, digest = len(content), hashlib.sha1(content).hexdigest()
         digests[entry_id] = (size, digest)
         supplied_hash = entry.slot("hash")

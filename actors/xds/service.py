@@ -70,7 +70,7 @@ def _failure(code: str, context: str, action: str) -> SoapResponse:
 
 def _is(element: etree._Element, namespace: str, local: str) -> bool:
     qname = etree.QName(element)
-    return qname.namespace == namespace and qname.localname == local
+    return bool(qname.namespace == namespace and qname.localname == local)
 
 
 def _legacy(element: etree._Element) -> bool:

@@ -7,6 +7,7 @@ and UpdateAvailabilityStatus associations (Approved <-> Deprecated).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -30,7 +31,8 @@ STATUSES = (c.STATUS_APPROVED, c.STATUS_DEPRECATED)
 
 
 def _latest(session: Session, model: type[XdsDocumentEntry | XdsFolder], lid: str) -> XdsDocumentEntry | XdsFolder | None:
-    return session.scalars(select(model).where(model.lid == lid).order_by(model.version.desc()).limit(1)).first()
+    statement = select(model).where(model.lid == lid).order_by(model.version.desc()).limit(1)
+    return cast("XdsDocumentEntry | XdsFolder | None", session.scalars(statement).first())
 
 
 def _previous_version(submission: Submission, target: str) -> tuple[Association | None, str | None]:
@@ -122,11 +124,9 @@ def update_document_set(
                 RegistryError(c.XDSMetadataUpdateError, "UpdateAvailabilityStatus needs OriginalStatus and NewStatus", association.id)
             )
             continue
-        target = None
-        for model in (XdsDocumentEntry, XdsFolder):
-            target = session.get(model, association.target)
-            if target is not None:
-                break
+        target: XdsDocumentEntry | XdsFolder | None = session.get(XdsDocumentEntry, association.target)
+        if target is None:
+            target = session.get(XdsFolder, association.target)
         if target is None:
             errors.append(RegistryError(c.UnresolvedReferenceException, "UpdateAvailabilityStatus target is not registered", association.id))
             continue

@@ -312,17 +312,17 @@ def validate_submission(submission: Submission, context: ValidationContext) -> l
                 obj.id,
             )
         unique_ids[unique_id] = obj.id
-    ss = submission.submission_set
-    if ss is not None and ss.patient_id:
+    submission_set = submission.submission_set
+    if submission_set is not None and submission_set.patient_id:
         for obj in [*submission.documents, *submission.folders]:
             patient = obj.patient_id  # type: ignore[attr-defined]
-            if patient and patient != ss.patient_id:
+            if patient and patient != submission_set.patient_id:
                 errors.add(
                     c.XDSPatientIdDoesNotMatch,
-                    f"patientId {patient} differs from the SubmissionSet's {ss.patient_id}",
+                    f"patientId {patient} differs from the SubmissionSet's {submission_set.patient_id}",
                     obj.id,
                 )
-    if ss is not None:
+    if submission_set is not None:
         _validate_associations(submission, errors)
     return list(errors)
 

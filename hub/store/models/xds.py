@@ -176,7 +176,11 @@ class XdsKnownPatient(Base):
     patient_id: Mapped[str] = mapped_column(String(PATIENT_LEN), primary_key=True)
 
 
+# A registry object row that belongs to a patient.
+PatientObject = XdsDocumentEntry | XdsSubmissionSet | XdsFolder
+
 __all__ = [
+    "PatientObject",
     "XdsAssociation",
     "XdsAuthor",
     "XdsCode",
