@@ -9,6 +9,7 @@ from hub import hl7v2
 from actors.identity import core, er7, query
 from actors.identity.core import Context, Location
 from actors.identity.model import Hd
+from actors.identity.pamfr import check_z_segments
 from actors.identity.service import IdentityService
 from actors.identity.v2 import (
     Refusal, Route, complements, incoming_from_pid, parse, refusal, require_order, response_msh, source_of, without_nulls,
@@ -22,6 +23,7 @@ COMPLEMENTS = ("ZFA", "ZFD", "ZFS", "ROL", "PD1")
 def feed_message(session: Session, ctx: Context, message: er7.Er7Message, msh: hl7v2.Msh) -> core.FeedResult:
     """Register or update the PID of an ADT feed (ITI-8 A01/A04/A05/A08, ITI-30 A28/A31)."""
     require_order(message, ADT_ORDER, ("PID",))
+    check_z_segments(message)
     pid = message.first("PID")
     assert pid is not None
     if not pid.raw(3):

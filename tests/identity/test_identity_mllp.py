@@ -471,3 +471,28 @@ def test_a28_with_an_ins_but_a_provisional_status_keeps_no_ins(french_hub: HubPr
     assert outcome(french_hub.mllp(message)) == ("AA", [])
     response = french_hub.mllp(pix_query("PI-77^^^CHVF-IPP&2.999.1.10.1&ISO^PI", "^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO"))
     assert seg(response, "QAK")[0][2] == "NF"
+
+
+@pytest.mark.parametrize(
+    ("name", "segment", "field", "value", "location"),
+    [
+        ("iti30-a28-create-provisional.hl7", "ZFA", 1, "OUVERT", "ZFA^1^1"),
+        ("iti30-a31-update-qualified-ins.hl7", "ZFD", 5, "TELEPATHIE", "ZFD^1^5"),
+        ("iti30-a31-update-qualified-ins.hl7", "ZFD", 7, "XX", "ZFD^1^7"),
+        ("iti31-a01-admit.hl7", "ZFM", 1, "3", "ZFM^1^1"),
+    ],
+)
+def test_french_z_segment_value_outside_its_table_is_103(
+    french_hub: HubProcess, corpus: Path, name: str, segment: str, field: int, value: str, location: str
+) -> None:
+    lines = sample(corpus / "composed" / "hl7v2", name).decode().split("\r")
+    for index, line in enumerate(lines):
+        if line.startswith(segment + "|"):
+            fields = line.split("|") + [""] * field
+            fields[field] = value
+            lines[index] = "|".join(fields).rstrip("|")
+        if line.startswith("MSH|"):
+            msh = line.split("|")
+            msh[9] = f"Z-{segment}-{field}"
+            lines[index] = "|".join(msh)
+    assert outcome(french_hub.mllp("\r".join(lines))) == ("AE", [("103", location)])
