@@ -20,6 +20,13 @@ from actors.identity.query import PatientView
 
 PARIS = ZoneInfo("Europe/Paris")
 
+# HL7 table 0445 (identity reliability code): base values and the PAM-FR ones.
+TABLE_0445 = frozenset({
+    "AL", "UA", "UD", "US",
+    "VIDE", "PROV", "VALI", "DOUB", "DESA", "DPOT", "DOUA", "COLP", "COLV", "FILI", "CACH", "ANOM",
+    "IDVER", "RECD", "IDRA", "USUR", "HOMD", "HOMA", "INVA", "FICT", "DOUT",
+})
+
 
 class Refusal(Exception):
     """A message refused by a v2 transaction: MSA-1 (AE or AR) and its ERR segments."""
@@ -126,6 +133,13 @@ def incoming_from_pid(pid: er7.Segment, sequence: int, source: str, details: dic
         mother_maiden_name=mother,
     )
     codes = [er7.unescape(c, d).strip().upper() for c in pid.repetitions(32)]
+    for repetition, code in enumerate(codes, start=1):
+        if code and code not in TABLE_0445:
+            raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, f"PID^{sequence}^32^{repetition}",
+                          f"PID-32 {code!r} is not an identity reliability code (table 0445)")
+    if {"FICT", "DOUT"} <= set(codes):
+        raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, f"PID^{sequence}^32",
+                      "an identity cannot be both fictitious (FICT) and doubtful (DOUT)")
     return IncomingIdentity(
         identifiers=identifiers,
         traits=traits,

@@ -197,7 +197,8 @@ def test_iti9_unknown_identifier_or_domain_is_204(french_hub: HubProcess, identi
 def a28(ipp: str, family: str, given: str, birth: str, sex: str = "M", charset: str = "UNICODE UTF-8") -> str:
     return (
         f"MSH|^~\\&|GAM_VF|CH_VALFLEURI|TSNHUB|PFT_REGION|20250312093000||ADT^A28^ADT_A05|A28-{ipp}|P|2.5^FRA^2.11|||||FRA|{charset}\r"
-        f"EVN||20250312093000\rPID|1||{ipp}^^^CHVF-IPP&2.999.1.10.1&ISO^PI||{family}^{given}^{given}^^^^L||{birth}|{sex}|||||||||||||||||||||||N||PROV\r"
+        f"EVN||20250312093000\rPID|1||{ipp}^^^CHVF-IPP&2.999.1.10.1&ISO^PI||{family}^{given}^{given}^^^^L||{birth}|{sex}"
+        f"{'|' * 22}N||PROV\r"  # PID-30 death indicator N, PID-32 PROV
         "PV1|1|N\r"
     )
 
@@ -258,7 +259,8 @@ def test_wrong_segment_order_is_100(french_hub: HubProcess) -> None:
 def test_ins_with_a_wrong_key_is_102_and_not_stored(french_hub: HubProcess) -> None:
     message = (
         "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20250101||ADT^A28^ADT_A05|BADKEY|P|2.5^FRA^2.11\rEVN||20250101\r"
-        "PID|1||BK-1^^^CHVF-IPP&2.999.1.10.1&ISO^PI~287043523811713^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||CLEF^FAUSSE||19870412|F|||||||||||||||||||||||N||VALI\r"
+        "PID|1||BK-1^^^CHVF-IPP&2.999.1.10.1&ISO^PI~287043523811713^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS||CLEF^FAUSSE||19870412|F"
+        f"{'|' * 22}N||VALI\r"
         "PV1|1|N\r"
     )
     assert outcome(french_hub.mllp(message)) == ("AE", [("102", "PID^1^3^2^1")])
@@ -496,3 +498,12 @@ def test_french_z_segment_value_outside_its_table_is_103(
             msh[9] = f"Z-{segment}-{field}"
             lines[index] = "|".join(msh)
     assert outcome(french_hub.mllp("\r".join(lines))) == ("AE", [("103", location)])
+
+
+@pytest.mark.parametrize(
+    ("codes", "location"),
+    [("QUAL", "PID^1^32^1"), ("PROV~XYZ", "PID^1^32^2"), ("PROV~FICT~DOUT", "PID^1^32")],
+)
+def test_identity_reliability_code_outside_table_0445_is_103(french_hub: HubProcess, codes: str, location: str) -> None:
+    message = a28("R0445", "FIABILITE", "CODE", "19800101").replace("|N||PROV\r", f"|N||{codes}\r")
+    assert outcome(french_hub.mllp(message)) == ("AE", [("103", location)])
