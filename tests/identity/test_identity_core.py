@@ -335,3 +335,27 @@ def test_a_continuation_expires(store: Store) -> None:
         from hub.store.models.identity import PdqContinuation
 
         assert count(session, PdqContinuation) == 0
+
+
+NIA = Hd("ASIP-SANTE-INS-NIA", "1.2.250.1.213.1.4.9", "ISO")
+
+
+def test_a31_with_nia_and_nir_keeps_the_nir(store: Store) -> None:
+    # PAM-FR 4.4: NIA -> NIR, the receiver picks the NIR.
+    feed(store, person([Cx("1", IPP, "PI"), Cx("184127512345640", NIA, "INS")], codes=("VALI",)))
+    feed(store, person([Cx("1", IPP, "PI"), Cx("184127512345640", NIA, "INS"), Cx("260058815400233", INS_TEST, "INS")], codes=("VALI",)))
+    with store.session() as session:
+        assert directory.is_known(session, Cx("260058815400233", INS_TEST))
+        assert [c.value for c in directory.current_identifiers(session, Cx("1", IPP))] == ["1", "260058815400233"]
+
+
+def test_a47_new_ins_matricule_retires_the_previous(store: Store) -> None:
+    feed(store, person([Cx("1", IPP, "PI"), Cx("184127512345640", INS_TEST, "INS")], codes=("VALI",)))
+    with store.transaction() as session:
+        core.change_identifier(
+            session, ctx(), person([Cx("1", IPP, "PI"), Cx("260058815400233", INS_TEST, "INS")], codes=("VALI",)),
+            [Cx("184127512345640", INS_TEST, "INS")], core.Location("MRG", 1, 1),
+        )
+    with store.session() as session:
+        assert not directory.is_known(session, Cx("184127512345640", INS_TEST))
+        assert directory.is_known(session, Cx("260058815400233", INS_TEST))
