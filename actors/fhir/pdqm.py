@@ -7,8 +7,12 @@ accent-insensitive; `:exact` for equality), birthdate (a full date, `eq` or no p
 gender, identifier (`system|value`, `value`, or `system|` to ask for the identifiers of
 one domain, as PDQm 3.78.4.1.3 lets a consumer restrict the domains returned),
 address-city, address-postalcode, address-country, mothersMaidenName, _id, _count,
-_format, and the hub's own paging token `_page`. Any other parameter, modifier or OR list
-is refused (400, `not-supported`): answering as if it were absent would widen the result.
+_format, and the hub's own paging token `_page` (valid once, for the life of a
+continuation pointer of the query core). `telecom` and `address` are evaluated here on
+the persons the query core finds by the other parameters, so they need at least one of
+those. The store keeps no state of an address: `address-state` is refused. Any other
+parameter, modifier or OR list is refused (400, `not-supported`): answering as if it were
+absent would widen the result.
 """
 from __future__ import annotations
 
@@ -16,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 
 from actors.fhir import resources
-from actors.identity.model import Cx, Hd
-from actors.identity.query import DemographicsQuery
+from actors.identity.model import Cx, Hd, normalise
+from actors.identity.query import DemographicsQuery, PatientView
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 500
@@ -27,8 +31,9 @@ _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CONTROL = {"_format", "_count", "_page"}
 _SEARCH = {
     "family", "given", "birthdate", "gender", "identifier", "address-city", "address-postalcode",
-    "address-country", "mothersMaidenName", "_id",
+    "address-country", "mothersMaidenName", "_id", "telecom", "address",
 }
+_DIALLING = str.maketrans("", "", " .-()/")
 
 
 class SearchError(Exception):
@@ -49,6 +54,24 @@ class Search:
     page: str = ""
     resource_id: str = ""
     parameters: list[tuple[str, str]] = field(default_factory=list)
+    phone: str = ""  # telecom (phone system), dialling characters removed
+    address: str = ""  # address: normalised start of any address part
+
+    @property
+    def filters(self) -> bool:
+        """Whether some parameters are evaluated on the persons found (`matches`)."""
+        return bool(self.phone or self.address)
+
+    def matches(self, view: PatientView) -> bool:
+        """telecom (FHIR token) and address (FHIR string) on one person."""
+        if self.phone and view.traits.phone.translate(_DIALLING) != self.phone:
+            return False
+        if self.address:
+            parts = [normalise(part) for a in view.traits.addresses
+                     for part in (a.street, a.city, a.postal_code, a.country)]
+            if not any(part.startswith(self.address) for part in parts):
+                return False
+        return True
 
 
 def _string(name: str, modifier: str, value: str) -> str:
@@ -117,6 +140,13 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             query.postal_code = value
         elif name == "address-country":
             query.country = value
+        elif name == "telecom":
+            system, bar, number = value.rpartition("|") if "|" in value else ("phone", "", value)
+            if system != "phone" or not number:
+                raise SearchError(400, "not-supported", "telecom: only phone numbers (phone|number) are searched", name)
+            search.phone = number.translate(_DIALLING)
+        elif name == "address":
+            search.address = normalise(value)
         elif name == "mothersMaidenName":
             query.mother_maiden_name = value
         elif name == "_id":
@@ -126,6 +156,9 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
     query.identifiers = tuple(identifiers)
     query.domains = tuple(domains)
     if query.is_empty() and not search.resource_id:
+        if search.filters:
+            raise SearchError(400, "not-supported",
+                              "telecom and address need another search parameter (name, birthdate, identifier...)")
         raise SearchError(400, "required", "the search states no parameter to match")
     return search
 

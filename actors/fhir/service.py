@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PIX_OPERATION = "$ihe-pix"
+# Persons read from the query core at a time when some parameters are evaluated here.
+FILTER_BATCH = 200
 
 
 @dataclass
@@ -127,11 +129,36 @@ def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[quer
                 after = query.take_continuation(session, search.page, tag, search.query, now)
             except query.UnknownContinuation:
                 raise pdqm.SearchError(404, "not-found", "unknown, used or expired page (_page)", "_page") from None
-        page = query.search(session, search.query, search.count, after)
+        if search.filters:
+            results, next_after = _filtered_page(session, search, after)
+        else:
+            page = query.search(session, search.query, search.count, after)
+            results, next_after = page.results, page.next_after
         pointer = None
-        if page.next_after is not None:
-            pointer = query.save_continuation(session, tag, "", search.query, page.next_after, now)
-    return page.results, pointer
+        if next_after is not None:
+            pointer = query.save_continuation(session, tag, "", search.query, next_after, now)
+    return results, pointer
+
+
+def _filtered_page(session: Any, search: pdqm.Search, after: int) -> tuple[list[query.PatientView], int | None]:
+    """A page of persons that also meet the parameters the query core does not evaluate:
+    the core's persons are read in person order, batch after batch, and the page ends
+    after the last person kept, so the next page starts right there."""
+    kept: list[query.PatientView] = []
+    cursor = after
+    while len(kept) <= search.count:
+        page = query.search(session, search.query, FILTER_BATCH, cursor)
+        for view in page.results:
+            if search.matches(view):
+                kept.append(view)
+                if len(kept) > search.count:
+                    break
+        if page.next_after is None:
+            break
+        cursor = page.next_after
+    more = len(kept) > search.count
+    kept = kept[: search.count]
+    return kept, (kept[-1].person_id if more and kept else None)
 
 
 def _visible(caller: Any, results: list[query.PatientView]) -> list[query.PatientView]:

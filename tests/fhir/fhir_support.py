@@ -20,13 +20,13 @@ def ack_code(response: bytes) -> str:
 
 
 def adt_a04(ids: list[tuple[str, str]], family: str, given: str, birth: str, sex: str, control: str,
-            address: str = "") -> str:
+            address: str = "", phone: str = "") -> str:
     """ITI-8 ADT^A04: PID-3 one repetition per (value, OID)."""
     pid3 = "~".join(f"{value}^^^&{oid}&ISO^PI" for value, oid in ids)
     return (
         f"MSH|^~\\&|SRC|FAC|TSNHUB|PFT|20260101120000||ADT^A04^ADT_A01|{control}|P|2.5|||||FRA|UNICODE UTF-8\r"
         "EVN|A04|20260101120000\r"
-        f"PID|1||{pid3}||{family}^{given}^^^^^L||{birth}|{sex}|||{address}\r"
+        f"PID|1||{pid3}||{family}^{given}^^^^^L||{birth}|{sex}|||{address}||{phone}\r"
         "PV1|1|O\r"
     )
 

@@ -28,7 +28,8 @@ def test_pdqm_birthdate_and_gender() -> None:
     assert (search.query.birth_date, search.query.sex, search.count) == ("19580130", "F", pdqm.MAX_COUNT)
 
 
-@pytest.mark.parametrize("pairs", [[("family", "A"), ("family", "B")], [("address", "Paris")], [("family", "")]])
+@pytest.mark.parametrize("pairs", [[("family", "A"), ("family", "B")], [("address", "Paris")], [("family", "")],
+                                   [("family", "A"), ("address-state", "IL")]])
 def test_pdqm_refusals(pairs: list[tuple[str, str]]) -> None:
     with pytest.raises(pdqm.SearchError) as raised:
         pdqm.parse(pairs)

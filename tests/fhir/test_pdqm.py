@@ -20,7 +20,8 @@ RED, BLUE, GREEN = "1.3.6.1.4.1.21367.13.20.1000", "1.3.6.1.4.1.21367.13.20.3000
 def identities(fhir_hub: HubProcess, corpus: Path) -> None:
     feed_patient_resource(fhir_hub, corpus / "fhir" / "Patient-MohrAlice.json")
     for n in range(5):
-        message = adt_a04([(f"PG-{n}", "1.2.250.1.999.78.1")], "PAGINA", f"ZOE{n}", f"2001020{n + 1}", "F", f"PG-{n}")
+        message = adt_a04([(f"PG-{n}", "1.2.250.1.999.78.1")], "PAGINA", f"ZOE{n}", f"2001020{n + 1}", "F", f"PG-{n}",
+                          address=f"{n} RUE HAUTE^^{'NANTES' if n % 2 else 'RENNES'}^^4400{n}^FRA^H", phone=f"020000000{n}")
         assert ack_code(fhir_hub.mllp(message)) == "AA"
 
 
@@ -132,7 +133,10 @@ def test_iti78_retrieve_by_id(fhir_hub: HubProcess, http: requests.Session) -> N
 @pytest.mark.parametrize(
     ("query", "code"),
     [
-        ("?family=MOHR&telecom=555", "not-supported"),
+        ("?telecom=0200000001", "not-supported"),
+        ("?family=PAGINA&telecom=email|zoe@example.org", "not-supported"),
+        ("?family=PAGINA&address:exact=NANTES", "not-supported"),
+        ("?family=MOHR&address-state=IL", "not-supported"),
         ("?nickname=AL", "not-supported"),
         ("?family:contains=OH", "not-supported"),
         ("?birthdate=1958", "not-supported"),
@@ -149,3 +153,26 @@ def test_iti78_bad_or_unknown_parameter_is_400(fhir_hub: HubProcess, http: reque
 
 def test_iti78_unsupported_format_is_406(fhir_hub: HubProcess, http: requests.Session) -> None:
     _outcome(_get(fhir_hub, http, "?family=MOHR&_format=turtle"), 406, "not-supported")
+
+
+def test_iti78_address_and_telecom_narrow_the_search(fhir_hub: HubProcess, http: requests.Session) -> None:
+    """address (any part, starts with) and telecom (phone): evaluated on the persons the
+    other parameters find."""
+    nantes = _get(fhir_hub, http, "?family=PAGINA&address=nan").json()
+    assert sorted(e["resource"]["identifier"][0]["value"] for e in nantes["entry"]) == ["PG-1", "PG-3"]
+    street = _get(fhir_hub, http, "?family=MOHR&address=820 jorie").json()
+    assert len(street["entry"]) == 1
+    assert "entry" not in _get(fhir_hub, http, "?family=MOHR&address=CHICAGO").json()
+    phone = _get(fhir_hub, http, "?family=PAGINA&telecom=phone|02 00 00 00 04").json()
+    assert [e["resource"]["identifier"][0]["value"] for e in phone["entry"]] == ["PG-4"]
+
+
+def test_iti78_paging_with_a_parameter_evaluated_on_the_persons_found(fhir_hub: HubProcess, http: requests.Session) -> None:
+    """Three persons in RENNES among five PAGINA, two per page: 2 then 1, each once."""
+    url = f"{fhir_hub.https_url}/fhir/Patient?family=PAGINA&address=RENNES&_count=2"
+    pages: list[list[str]] = []
+    while url:
+        bundle = http.get(url, timeout=20).json()
+        pages.append([e["resource"]["identifier"][0]["value"] for e in bundle.get("entry", [])])
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), "")
+    assert pages == [["PG-0", "PG-2"], ["PG-4"]]
