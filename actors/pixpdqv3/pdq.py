@@ -85,6 +85,9 @@ def parse(root: etree._Element) -> PdqRequest:
     address = child(parameters, "patientAddress", "value")
     if address is not None:
         read = hl7v3.read_address(address)
+        if read.state:
+            raise _error(hl7v3.TABLE_VALUE_NOT_FOUND, "the state of an address is not searched (the store keeps none)",
+                         f"{PARAMETERS}/patientAddress/value/state")
         query.street, query.city, query.postal_code, query.country = read.street, read.city, read.postal_code, read.country
     identifiers: list[Cx] = []
     for index, element in enumerate(children(parameters, "livingSubjectId"), start=1):
