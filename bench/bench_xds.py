@@ -345,6 +345,7 @@ def main() -> None:
             try:
                 iti41_throughput(hub, signer, "PostgreSQL")
                 iti41_floor(url, signer, base / "pki")
+                retrieve_latency(hub, signer)
                 register_queried_patient(hub, store, signer)
                 seeded = 0
                 for size in sizes:
