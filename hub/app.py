@@ -118,44 +118,59 @@ class Hub:
 
     # -- MLLP -------------------------------------------------------------------------
 
-    def process_hl7(self, raw: bytes, oversized: bool) -> bytes:
-        """Answer one MLLP frame (runs in the thread pool; never raises)."""
+    def process_hl7(self, raw: bytes, oversized: bool, peer: str = "") -> bytes:
+        """Answer one MLLP frame (runs in the thread pool; never raises). Every message
+        leaves an audit record whose outcome is read from the acknowledgement (MSA-1)."""
         started = time.perf_counter()
         transaction = "unknown"
-        outcome = "refused"
+        msh: hl7v2.Msh | None = None
+        message = ""
         codec = "utf-8"
         try:
             message, codec = hl7v2.decode(raw)
-            try:
-                msh = hl7v2.parse_msh(message)
-            except hl7v2.Hl7ParseError as exc:
-                error = hl7v2.Hl7Error(hl7v2.ERR_SEGMENT_SEQUENCE, "MSH^1", message=str(exc))
-                return hl7v2.ack(None, "AR", [error], self.mllp.identity).encode(codec, "replace")
-            if oversized:
-                error = hl7v2.Hl7Error(
-                    hl7v2.ERR_APPLICATION_INTERNAL,
-                    message=f"message larger than {self.config.server.max_mllp_message_bytes} bytes",
-                )
-                return hl7v2.ack(msh, "AR", [error], self.mllp.identity).encode(codec, "replace")
-            route = self.mllp.lookup(msh)
-            if route is None:
-                self.audit(audit.AuditEvent(msh.message_type or "unknown", "refused", detail="unsupported message type"))
-                return self.mllp.reject_unknown(msh).encode(codec, "replace")
-            transaction, handler = route
-            response = handler(message, msh)
-            outcome = "success"
-            return response.encode(codec, "replace")
+            response = self._answer_hl7(message, oversized)
+            msh, transaction, answer = response
         except Exception:
             log.exception("internal error answering an HL7 v2 message (%s)", transaction)
-            outcome = "error"
             error = hl7v2.Hl7Error(hl7v2.ERR_APPLICATION_INTERNAL, message="internal error")
             try:
-                msh_or_none: hl7v2.Msh | None = hl7v2.parse_msh(raw.decode("latin-1"))
+                msh = hl7v2.parse_msh(raw.decode("latin-1"))
             except hl7v2.Hl7ParseError:
-                msh_or_none = None
-            return hl7v2.ack(msh_or_none, "AE", [error], self.mllp.identity).encode(codec, "replace")
-        finally:
-            self.metrics.observe("mllp", "mllp", transaction, outcome, time.perf_counter() - started)
+                msh = None
+            answer = hl7v2.ack(msh, "AE", [error], self.mllp.identity)
+        code = hl7v2.acknowledgement_code(answer)
+        outcome = {"AA": "success", "CA": "success", "AE": "error", "CE": "error"}.get(code or "", "refused")
+        self.audit(
+            audit.AuditEvent(
+                transaction,
+                outcome,
+                who=hl7v2.sender(msh) if msh is not None else None,
+                patient=hl7v2.first_patient_id(message) if message else None,
+                peer=peer,
+                detail=None if outcome == "success" else hl7v2.error_summary(answer),
+            )
+        )
+        self.metrics.observe("mllp", "mllp", transaction, outcome, time.perf_counter() - started)
+        return answer.encode(codec, "replace")
+
+    def _answer_hl7(self, message: str, oversized: bool) -> tuple[hl7v2.Msh | None, str, str]:
+        """(MSH, transaction, ER7 answer) of one decoded message."""
+        try:
+            msh = hl7v2.parse_msh(message)
+        except hl7v2.Hl7ParseError as exc:
+            error = hl7v2.Hl7Error(hl7v2.ERR_SEGMENT_SEQUENCE, "MSH^1", message=str(exc))
+            return None, "unknown", hl7v2.ack(None, "AR", [error], self.mllp.identity)
+        if oversized:
+            error = hl7v2.Hl7Error(
+                hl7v2.ERR_APPLICATION_INTERNAL,
+                message=f"message larger than {self.config.server.max_mllp_message_bytes} bytes",
+            )
+            return msh, msh.message_type or "unknown", hl7v2.ack(msh, "AR", [error], self.mllp.identity)
+        route = self.mllp.lookup(msh)
+        if route is None:
+            return msh, msh.message_type or "unknown", self.mllp.reject_unknown(msh)
+        transaction, handler = route
+        return msh, transaction, handler(message, msh)
 
     # -- listeners --------------------------------------------------------------------
 
@@ -192,7 +207,7 @@ class Hub:
         self.threadpool.start()
         https = reactor.listenSSL(https_port, self.site(), self.tls_options(), interface=host)  # type: ignore[attr-defined]
         self._mllp_factory = mllp.MLLPFactory(
-            lambda raw, oversized: self.in_thread(self.process_hl7, raw, oversized),
+            lambda raw, oversized, peer: self.in_thread(self.process_hl7, raw, oversized, peer),
             self.config.server.max_mllp_message_bytes,
         )
         tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)  # type: ignore[attr-defined]

@@ -256,3 +256,42 @@ class Router:
         else:
             error = Hl7Error(ERR_UNSUPPORTED_MESSAGE_TYPE, "MSH^1^9^1", message=f"unsupported message type {msh.get(9)}")
         return ack(msh, "AR", [error], self.identity)
+
+
+def acknowledgement_code(response: str) -> str | None:
+    """MSA-1 of an ER7 acknowledgement or query response (AA, AE, AR ...)."""
+    for segment in segments(response):
+        if segment.startswith("MSA"):
+            fields = segment.split(segment[3:4] or "|")
+            return fields[1] if len(fields) > 1 else None
+    return None
+
+
+def error_summary(response: str) -> str | None:
+    """ERR-2 locations and ERR-3 codes of a response, e.g. `PID^1^3:101`, for audit."""
+    found = []
+    for segment in segments(response):
+        if segment.startswith("ERR"):
+            fields = segment.split(segment[3:4] or "|")
+            location = fields[2] if len(fields) > 2 else ""
+            code = fields[3].split("^")[0] if len(fields) > 3 else ""
+            found.append(f"{location}:{code}" if location else code)
+    return " ".join(found) or None
+
+
+def sender(msh: Msh) -> str:
+    """Sending application and facility (MSH-3@MSH-4), who a v2 message comes from."""
+    return f"{msh.get(3)}@{msh.get(4)}"
+
+
+def first_patient_id(message: str) -> str | None:
+    """The first PID-3 identifier of a message (CX.1 and CX.4), the patient of its audit
+    record; never names or other traits."""
+    for segment in segments(message):
+        if segment.startswith("PID"):
+            fields = segment.split(segment[3:4] or "|")
+            if len(fields) > 3 and fields[3]:
+                components = fields[3].split("~")[0].split("^")
+                authority = components[3] if len(components) > 3 else ""
+                return f"{components[0]}^^^{authority}" if authority else components[0]
+    return None

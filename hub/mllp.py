@@ -16,7 +16,7 @@ from twisted.python import log
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
 
-Processor = Callable[[bytes, bool], defer.Deferred]  # (frame, oversized) -> Deferred[bytes]
+Processor = Callable[[bytes, bool, str], defer.Deferred]  # (frame, oversized, peer) -> Deferred[bytes]
 
 
 def frame(message: bytes) -> bytes:
@@ -58,11 +58,15 @@ class MLLPProtocol(protocol.Protocol):
             oversized = self._oversized or len(message) > self._max
             self._enqueue(message[:4096] if oversized else message, oversized)
 
+    def _peer(self) -> str:
+        address = self.transport.getPeer() if self.transport is not None else None
+        return f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}"
+
     def _enqueue(self, message: bytes, oversized: bool) -> None:
         self.pending += 1
 
         def run(_: object) -> defer.Deferred:
-            return self._process(message, oversized)
+            return self._process(message, oversized, self._peer())
 
         def reply(response: bytes | None) -> None:
             self.pending -= 1

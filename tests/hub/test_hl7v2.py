@@ -60,7 +60,7 @@ class _Echo:
     def __init__(self) -> None:
         self.seen: list[tuple[bytes, bool]] = []
 
-    def __call__(self, frame: bytes, oversized: bool) -> defer.Deferred:
+    def __call__(self, frame: bytes, oversized: bool, peer: str) -> defer.Deferred:
         self.seen.append((frame, oversized))
         return defer.succeed(b"ACK:" + frame[:8])
 
@@ -92,3 +92,13 @@ def test_oversized_frame_is_flagged_with_its_head_kept() -> None:
     protocol.dataReceived(b"\x0d" + mllp.frame(b"MSH|small"))
     assert process.seen[0][1] is True and process.seen[0][0].startswith(b"MSH|big")
     assert process.seen[1] == (b"MSH|small", False)
+
+
+def test_acknowledgement_reading_for_the_audit_trail() -> None:
+    msh = hl7v2.parse_msh(MSG)
+    answer = hl7v2.ack(msh, "AE", [hl7v2.Hl7Error("204", "QPD^1^3")])
+    assert hl7v2.acknowledgement_code(answer) == "AE"
+    assert hl7v2.error_summary(answer) == "QPD^1^3:204"
+    assert hl7v2.sender(msh) == "GAM@CHVF"
+    message = MSG.replace("PID|||1", "PID|||100455^^^CHVF-IPP&2.999.1.10.1&ISO^PI~287043523811712^^^&1.2.250.1.213.1.4.10&ISO^INS||FONTANIER^CAMILLE")
+    assert hl7v2.first_patient_id(message) == "100455^^^CHVF-IPP&2.999.1.10.1&ISO"

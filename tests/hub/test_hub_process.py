@@ -196,6 +196,24 @@ def test_unknown_message_type_gets_ack_ar_with_err(open_hub: HubProcess) -> None
     assert answer["MSH"][8].startswith("ACK")
 
 
+def test_every_mllp_message_leaves_an_audit_record(open_hub: HubProcess) -> None:
+    from sqlalchemy import select
+
+    from hub.store import Store
+    from hub.store.models.audit import AuditRecord
+
+    open_hub.mllp(hl7("ZZZ^Z42^ZZZ", "AUDIT-1"))
+    store = Store(open_hub.db_url)
+    try:
+        with store.session() as session:
+            record = session.scalars(select(AuditRecord).where(AuditRecord.transaction == "ZZZ^Z42")).one()
+    finally:
+        store.close()
+    assert (record.outcome, record.who) == ("refused", "SENDER@FACILITY")
+    assert record.peer.startswith("127.0.0.1:")
+    assert record.detail == "MSH^1^9^1:200"
+
+
 def test_garbage_between_frames_does_not_kill_the_connection(open_hub: HubProcess) -> None:
     with open_hub.mllp_connect() as connection:
         connection.sendall(b"garbage\r\n\x00\xff not a frame ")
