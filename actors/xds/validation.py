@@ -278,6 +278,18 @@ def _validate_associations(submission: Submission, errors: _Errors) -> None:
         errors.add(META, "object is not the target of a HasMember association from the SubmissionSet", entry_id)
 
 
+# ebRIM 3.0 rim:Value is a LongName (ITI TF-3 4.2.3.1.3: slot values of at most 256 characters)
+MAX_SLOT_VALUE = 256
+
+
+def _check_value_lengths(obj: RegistryObject, errors: _Errors) -> None:
+    holders = [obj.slots, *(x.slots for x in obj.classifications)]
+    for slots in holders:
+        for name, values in slots.items():
+            if any(len(value) > MAX_SLOT_VALUE for value in values):
+                errors.add(META, f"a value of slot {name} is longer than {MAX_SLOT_VALUE} characters", obj.id)
+
+
 def validate_submission(submission: Submission, context: ValidationContext) -> list[RegistryError]:
     """All store-independent metadata rules of ITI-41/42/57 (ITI TF-3 4.1, 4.2.3)."""
     errors = _Errors(submission.errors)
@@ -293,7 +305,10 @@ def validate_submission(submission: Submission, context: ValidationContext) -> l
             errors.add(META, f"{type(obj).__name__} without id attribute", "")
         elif obj.id in seen:
             errors.add(META, f"id '{obj.id}' is used by more than one object", obj.id)
+        elif obj.id.startswith("urn:uuid:") and not dt.is_uuid_urn(obj.id):
+            errors.add(META, f"entryUUID '{obj.id}' is not a UUID URN (RFC 4122)", obj.id)
         seen.add(obj.id)
+        _check_value_lengths(obj, errors)
     for entry in submission.documents:
         validate_document_entry(entry, context, errors)
     for ss in submission.submission_sets:

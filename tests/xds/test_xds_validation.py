@@ -279,3 +279,18 @@ def test_value_sets_file_with_unknown_attribute_is_refused(tmp_path):
     path.write_text('colourCode = ["red^^1.2.3"]\n', encoding="utf-8")
     with pytest.raises(valuesets.ValueSetError):
         valuesets.load(path)
+
+
+def test_slot_value_longer_than_256_characters_is_refused():
+    request = _request()
+    slot = etree.Element(f"{R}Slot", name="URI")
+    etree.SubElement(etree.SubElement(slot, f"{R}ValueList"), f"{R}Value").text = "https://example.org/" + "a" * 300
+    _entry(request).insert(0, slot)
+    assert _errors(request) == [(c.XDSRegistryMetadataError, "Document01")]
+    slot.find(f".//{R}Value").text = "https://example.org/doc"
+    assert _errors(request) == []
+
+
+def test_entry_uuid_must_be_a_uuid_urn():
+    request = _request(documents=[DocumentSpec(entry_uuid="urn:uuid:not-a-uuid")])
+    assert _errors(request) == [(c.XDSRegistryMetadataError, "urn:uuid:not-a-uuid")]
