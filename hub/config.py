@@ -55,6 +55,18 @@ class IdentityConfig:
     # are actors.empi.Thresholds(), measured by `python -m bench.bench_empi`.
     match_auto_link_threshold: float = 0.97
     match_review_threshold: float = 0.5
+    # Regional identity servers (actors.identity.upstream), one [[identity.upstream_pdq]]
+    # table each, asked by ITI-21 when a local PDQ finds nobody or when QPD-8 names their
+    # domain; what they return is cross-referenced locally. Keys: name; protocol "mllp"
+    # (ITI-21) or "soap" (ITI-47); address "host:port" or the https URL; domain, the OID
+    # (or namespace) of their assigning authority (accepted by the hub); optional
+    # timeout_seconds (5.0, connect and answer), max_results (50), receiving_application
+    # and receiving_facility (MSH-5/6), device_id (v3 receiver), ca_file, client_cert and
+    # client_key (TLS).
+    upstream_pdq: list[dict[str, Any]] = field(default_factory=list)
+    # Upstream PIX managers, "host:port": accepted ITI-8 / ITI-30 feeds are forwarded to
+    # them as ITI-8 over MLLP after the local commit, retried until acknowledged AA.
+    upstream_pix: list[str] = field(default_factory=list)
 
 
 @dataclass
