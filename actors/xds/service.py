@@ -7,6 +7,7 @@ transaction and answers in the transaction's vocabulary (RegistryResponse errors
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,16 +53,10 @@ def patient_directory(hub: Hub, session: Session) -> PatientDirectory:
     return StorePatientDirectory(session, hub.config.identity.affinity_domain)
 
 
-_SETTINGS: dict[int, RegistrySettings] = {}
-
-
-def _registry_settings(hub: Hub) -> RegistrySettings:
-    """The registry settings of this hub, value sets read once (at install)."""
-    settings = _SETTINGS.get(id(hub))
-    if settings is None:
-        path = hub.config.xds.value_sets
-        settings = _SETTINGS[id(hub)] = RegistrySettings(valuesets.load(Path(path)) if path else {})
-    return settings
+def registry_settings(hub: Hub) -> RegistrySettings:
+    """The registry settings of this hub: the value sets file is read here, once."""
+    path = hub.config.xds.value_sets
+    return RegistrySettings(valuesets.load(Path(path)) if path else {})
 
 
 def _failure(code: str, context: str, action: str) -> SoapResponse:
@@ -77,7 +72,7 @@ def _legacy(element: etree._Element) -> bool:
     return etree.QName(element).namespace in (c.EBRS21_RS, c.EBRS21_RIM)
 
 
-def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
     """ITI-42 Register Document Set-b."""
     action = c.ACTION_ITI42_RESPONSE
     if _legacy(request.body):
@@ -91,7 +86,7 @@ def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            register(session, submission, patient_directory(hub, session), _registry_settings(hub), ITI42)
+            register(session, submission, patient_directory(hub, session), settings or registry_settings(hub), ITI42)
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:
@@ -101,7 +96,7 @@ def iti42(request: SoapRequest, hub: Hub) -> SoapResponse:
     return response
 
 
-def iti41(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
     """ITI-41 Provide and Register Document Set-b (MTOM or inline documents)."""
     action = c.ACTION_ITI41_RESPONSE
     if not _is(request.body, c.XDSB, "ProvideAndRegisterDocumentSetRequest"):
@@ -113,11 +108,11 @@ def iti41(request: SoapRequest, hub: Hub) -> SoapResponse:
     patient = ss.patient_id if ss else None
     if patient:
         access.check_submit(request.principal, patient)
-    settings = RepositorySettings(hub.config.xds.repository_unique_id, _registry_settings(hub))
+    repository = RepositorySettings(hub.config.xds.repository_unique_id, settings or registry_settings(hub))
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            provide_and_register(session, parsed, patient_directory(hub, session), settings)
+            provide_and_register(session, parsed, patient_directory(hub, session), repository)
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:
@@ -161,7 +156,7 @@ def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
     return response
 
 
-def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti57(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
     """ITI-57 Update Document Set (Metadata Update)."""
     action = c.ACTION_ITI57_RESPONSE
     if _legacy(request.body) or not _is(request.body, c.LCM, "SubmitObjectsRequest"):
@@ -173,7 +168,7 @@ def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            update.update_document_set(session, submission, patient_directory(hub, session), _registry_settings(hub))
+            update.update_document_set(session, submission, patient_directory(hub, session), settings or registry_settings(hub))
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:
@@ -185,12 +180,12 @@ def iti57(request: SoapRequest, hub: Hub) -> SoapResponse:
 
 def install(hub: Hub) -> None:
     """Register the Document Registry and Document Repository endpoints."""
-    _registry_settings(hub)  # a broken value sets file stops the hub at start
+    settings = registry_settings(hub)  # a broken value sets file stops the hub at start
     identity_feed.subscribe()
     registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl")
-    registry.operation(c.ACTION_ITI42, "ITI-42", iti42)
+    registry.operation(c.ACTION_ITI42, "ITI-42", partial(iti42, settings=settings))
     registry.operation(c.ACTION_ITI18, "ITI-18", iti18)
-    registry.operation(c.ACTION_ITI57, "ITI-57", iti57)
+    registry.operation(c.ACTION_ITI57, "ITI-57", partial(iti57, settings=settings))
     repository = hub.soap_endpoint(REPOSITORY_PATH, WSDL_DIR / "XDS.b_DocumentRepository.wsdl")
-    repository.operation(c.ACTION_ITI41, "ITI-41", iti41)
+    repository.operation(c.ACTION_ITI41, "ITI-41", partial(iti41, settings=settings))
     repository.operation(c.ACTION_ITI43, "ITI-43", iti43)

@@ -191,3 +191,22 @@ def test_rplc_and_iti57_over_https(client: XdsClient, hub_store):
         c.FIND_DOCUMENTS, {"$XDSDocumentEntryPatientId": quoted(patient), "$XDSDocumentEntryStatus": quoted_list(c.STATUS_APPROVED)}
     )
     assert len(found.body.findall(f".//{{{c.RIM}}}ExtrinsicObject")) == 2
+
+
+def test_value_sets_of_the_configuration_are_enforced(start_hub, signer, tmp_path):
+    from hub.store import Store
+
+    value_sets = tmp_path / "value-sets.toml"
+    value_sets.write_text('classCode = ["11490-0^^2.16.840.1.113883.6.1"]\n', encoding="utf-8")
+    hub = start_hub(f'[identity]\naffinity_domain = "{DOMAIN}"\n[xds]\nvalue_sets = "{value_sets}"\n')
+    store = Store(hub.db_url)
+    _seed(store, PATIENT)
+    store.close()
+    client = XdsClient(hub.session(), hub.https_url, assertion_source(signer))
+    refused = [DocumentSpec()]  # classCode 11488-4 is not in the value set
+    answer = client.provide_and_register(submit_objects_request(PATIENT, documents=refused), refused)
+    assert answer.errors == [(c.XDSRegistryMetadataError, "Document01")]
+    from conformance.xds_metadata import CodeSpec
+
+    accepted = [DocumentSpec(class_code=CodeSpec("11490-0", "2.16.840.1.113883.6.1"))]
+    assert client.provide_and_register(submit_objects_request(PATIENT, documents=accepted), accepted).errors == []
