@@ -8,11 +8,15 @@ the operations zeep handles by itself (ITI-18, ITI-43).
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import requests
+import zeep
 from lxml import etree
+from zeep.transports import Transport
+from zeep.wsa import WsAddressingPlugin
 
 from actors.xds import constants as c
 from conformance.xds_metadata import DocumentSpec, provide_and_register
@@ -21,6 +25,7 @@ from hub.soap import SOAP12
 from vihf import wsse
 
 AssertionSource = Callable[[], etree._Element]
+XOP = "http://www.w3.org/2004/08/xop/include"
 
 
 @dataclass
@@ -177,15 +182,48 @@ def quoted_list(*values: str) -> str:
     return "(" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
-def zeep_client(session: requests.Session, wsdl_url: str, assertion: AssertionSource | None = None):  # type: ignore[no-untyped-def]
-    """A zeep client on the WSDL the hub serves, adding WS-Addressing and the VIHF header."""
-    import zeep
-    from zeep.transports import Transport
-    from zeep.wsa import WsAddressingPlugin
+class MtomTransport(Transport):
+    """zeep transport sending xdsb:Document contents as MTOM parts: zeep serialises
+    base64Binary inline, this moves each Document's bytes into a MIME part named by an
+    xop:Include (the MTOM zeep cannot send by itself)."""
 
+    def post_xml(self, address: str, envelope: etree._Element, headers: dict[str, str]) -> requests.Response:
+        parts: dict[str, bytes] = {}
+        for document in envelope.iter(f"{{{c.XDSB}}}Document"):
+            if document.text and document.text.strip():
+                content_id = f"{uuid.uuid4().hex}@tsnhub-source"
+                parts[content_id] = base64.b64decode(document.text)
+                document.text = None
+                include = etree.SubElement(document, f"{{{XOP}}}Include", nsmap={"xop": XOP})
+                include.set("href", f"cid:{content_id}")
+        if not parts:
+            return super().post_xml(address, envelope, headers)
+        _, params = mtom.parse_content_type(headers.get("Content-Type", ""))
+        content_type, chunks = mtom.build(etree.tostring(envelope, encoding="UTF-8", xml_declaration=True), parts.items(), params.get("action"))
+        headers = dict(headers, **{"Content-Type": content_type})
+        return self.post(address, b"".join(bytes(x) for x in chunks), headers)  # type: ignore[no-any-return]
+
+
+def zeep_client(session: requests.Session, wsdl_url: str, assertion: AssertionSource | None = None) -> zeep.Client:
+    """A zeep client on the WSDL the hub serves, adding WS-Addressing, the VIHF header
+    and MTOM for ITI-41 documents."""
     return zeep.Client(
         wsdl_url,
-        transport=Transport(session=session),
+        transport=MtomTransport(session=session),
         plugins=[WsAddressingPlugin()],
         wsse=wsse.VihfSecurity(assertion) if assertion else None,
+    )
+
+
+def zeep_provide_and_register(
+    client: zeep.Client, request: etree._Element, documents: Sequence[DocumentSpec]
+) -> object:
+    """ITI-41 through zeep: the metadata (an lcm:SubmitObjectsRequest built by
+    `conformance.xds_metadata`) as the any-content of rim:RegistryObjectList, the
+    documents as bytes (sent as MTOM parts by `MtomTransport`)."""
+    objects = list(request.find(f"{{{c.RIM}}}RegistryObjectList"))
+    operation = getattr(client.service, "DocumentRepository_ProvideAndRegisterDocumentSet-b")
+    return operation(
+        SubmitObjectsRequest={"RegistryObjectList": {"_value_1": objects}},
+        Document=[{"_value_1": spec.content, "id": spec.entry_uuid or spec.symbolic_id} for spec in documents],
     )

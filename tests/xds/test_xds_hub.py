@@ -210,3 +210,23 @@ def test_value_sets_of_the_configuration_are_enforced(start_hub, signer, tmp_pat
 
     accepted = [DocumentSpec(class_code=CodeSpec("11490-0", "2.16.840.1.113883.6.1"))]
     assert client.provide_and_register(submit_objects_request(PATIENT, documents=accepted), accepted).errors == []
+
+
+def test_zeep_document_source_sends_iti41_as_mtom(xds_hub, signer, hub_store):
+    """The zeep Document Source: metadata as Python-built ebRIM, documents as MTOM parts."""
+    from conformance.xds_client import zeep_provide_and_register
+
+    patient = f"3300000000005^^^&{DOMAIN}&ISO"
+    _seed(hub_store, patient)
+    session = xds_hub.session()
+    sent: list[str] = []
+    session.hooks["response"].append(lambda response, *args, **kwargs: sent.append(response.request.headers.get("Content-Type", "")))
+    repository = zeep_client(session, xds_hub.https_url + "/xds/repository?wsdl", assertion_source(signer))
+    documents = [DocumentSpec(content=b"\x00binary\xff" * 50, mime_type="application/pdf"), DocumentSpec(content=b"two")]
+    result = zeep_provide_and_register(repository, submit_objects_request(patient, documents=documents), documents)
+    assert result.status == c.RESPONSE_SUCCESS
+    assert sent[-1].startswith("multipart/related")
+    retrieved = repository.service.DocumentRepository_RetrieveDocumentSet(
+        DocumentRequest=[{"RepositoryUniqueId": REPOSITORY, "DocumentUniqueId": d.unique_id} for d in documents]
+    )
+    assert [r.Document for r in retrieved.DocumentResponse] == [d.content for d in documents]
