@@ -18,10 +18,14 @@ def install(hub: Any) -> None:
     service = IdentityService(hub.store, policy_from_config(hub.config.identity), hub.mllp.identity)
     hub.identity_service = service
     consumers = tuple(hub.config.identity.pix_consumers)
-    if consumers:
+    forwarder = _upstream(hub, service)
+    if consumers or forwarder is not None:
         _notify_consumers(hub, service, consumers)
     for route in pix.routes(service) + pdq.routes(service) + pam.routes(service):
-        hub.mllp.register(route.message_type, route.transaction, checked(service, route.handler))
+        handler = route.handler
+        if forwarder is not None and route.transaction in ("ITI-8", "ITI-30"):
+            handler = forwarder.wrap(handler)
+        hub.mllp.register(route.message_type, route.transaction, checked(service, handler))
 
 
 def checked(service: Any, handler: Any) -> Any:
@@ -43,9 +47,31 @@ def checked(service: Any, handler: Any) -> Any:
     return handle
 
 
+def _upstream(hub: Any, service: Any) -> Any:
+    """Links to regional identity servers ([identity] upstream_pdq, upstream_pix): the
+    suppliers the PDQ Supplier consults, and the forwarder of feeds to upstream PIX
+    managers (returned, None when none is configured)."""
+    from actors.identity import upstream
+
+    identity = hub.config.identity
+    suppliers = upstream.suppliers_from_config(identity.upstream_pdq)
+    if suppliers:
+        service.upstream_pdq = upstream.UpstreamPdq(suppliers, hub.config.xds.home_community_id.removeprefix("urn:oid:"))
+    if not identity.upstream_pix:
+        return None
+
+    def wake() -> None:
+        notifier = getattr(hub, "identity_notifier", None)
+        if notifier is not None:
+            hub.clock.callFromThread(hub.in_thread, notifier.send_pending)
+
+    return upstream.PixForwarder(hub.store, identity.upstream_pix, service.identity, service.clock, wake)
+
+
 def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> None:
-    """ITI-10: notifications are sent from the thread pool after each transaction that
-    wrote some, and every 30 s for those still due (a consumer that was down)."""
+    """ITI-10 (and feeds forwarded upstream, same outbox): notifications are sent from the
+    thread pool after each transaction that wrote some, and every 30 s for those still
+    due (a consumer that was down)."""
     from twisted.internet.task import LoopingCall
 
     from actors.identity.notify import RETRY_AFTER, Notifier

@@ -115,10 +115,11 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
     except Refusal as refused:
         return answer("AE", [], refused.errors)
 
+    found = False
+
     def work(session: Session, ctx: Context) -> str:
-        for index, hd in enumerate(parameters.domains, start=1):
-            if not hd or not service.policy.knows(hd, core.find_domain(session, hd)):
-                raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"QPD^1^8^{index}", f"unknown assigning authority {hd.key} in QPD-8")
+        nonlocal found
+        _check_domains(service, session, parameters)
         after = 0
         if pointer_in:
             try:
@@ -131,12 +132,33 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
             query.purge_expired(session, ctx.now)
             pointer = query.save_continuation(session, tag, source_of(msh), parameters, page.next_after, ctx.now)
         body = [format_pid(view, n) for n, view in enumerate(page.results, start=1)]
+        found = bool(body)
         return answer("OK" if body else "NF", body, pointer=pointer)
 
+    # Regional identity servers (actors.identity.upstream): those whose domain QPD-8
+    # names are asked first (extended search); all of them when the local store has
+    # nobody to return. A new query only: a continuation pages through the first answer.
+    upstream = service.upstream_pdq if not pointer_in else None
     try:
-        return _run_query(service, msh, work)
+        extended = upstream.named_in(parameters.domains) if upstream is not None else ()
+        if upstream is not None and extended:
+            with service.store.session() as session:
+                _check_domains(service, session, parameters)
+            upstream.cross_reference(service, msh, parameters, extended)
+        response = _run_query(service, msh, work)
+        if upstream is not None and not found and not extended:
+            if upstream.cross_reference(service, msh, parameters, upstream.suppliers):
+                response = _run_query(service, msh, work)
+        return response
     except Refusal as refused:
         return answer("AE", [], refused.errors)
+
+
+def _check_domains(service: IdentityService, session: Session, parameters: query.DemographicsQuery) -> None:
+    """QPD-8 names only domains the hub knows: 204 at the first unknown repetition."""
+    for index, hd in enumerate(parameters.domains, start=1):
+        if not hd or not service.policy.knows(hd, core.find_domain(session, hd)):
+            raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"QPD^1^8^{index}", f"unknown assigning authority {hd.key} in QPD-8")
 
 
 def _run_query(service: IdentityService, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:

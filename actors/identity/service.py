@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -17,6 +17,9 @@ from hub.store import Store
 from actors.identity import core, notify
 from actors.identity.core import Context, IdentityError, Policy
 from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
+
+if TYPE_CHECKING:
+    from actors.identity.upstream import UpstreamPdq
 
 
 def utc_now() -> datetime:
@@ -31,6 +34,8 @@ class IdentityService:
     clock: Callable[[], datetime] = utc_now
     on_commit: list[Callable[[Context], None]] = field(default_factory=list)
     pix_consumers: tuple[str, ...] = ()
+    # Regional identity servers the PDQ Supplier consults (actors.identity.upstream).
+    upstream_pdq: UpstreamPdq | None = None
 
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls
@@ -65,10 +70,13 @@ class IdentityService:
 
 
 def policy_from_config(identity_config: Any) -> Policy:
-    """[identity] of hub.toml -> Policy."""
+    """[identity] of hub.toml -> Policy. The domains of the upstream PDQ suppliers are
+    accepted: the hub keeps the identifiers they give."""
+    from actors.identity import upstream
+
     return Policy(
         affinity_domain=identity_config.affinity_domain,
-        accepted_domains=tuple(identity_config.accepted_domains),
+        accepted_domains=tuple(identity_config.accepted_domains) + upstream.accepted_domains(identity_config),
         auto_link_threshold=float(identity_config.match_auto_link_threshold),
         review_threshold=float(identity_config.match_review_threshold),
     )
