@@ -6,8 +6,10 @@ element with symbolic ids, as a source sends it.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -169,9 +171,9 @@ def document_entry(spec: DocumentSpec, patient_id: str, counter: list[int]) -> e
 
 def submit_objects_request(
     patient_id: str,
-    documents: list[DocumentSpec] = (),  # type: ignore[assignment]
-    folders: list[FolderSpec] = (),  # type: ignore[assignment]
-    associations: list[AssociationSpec] = (),  # type: ignore[assignment]
+    documents: Sequence[DocumentSpec] = (),
+    folders: Sequence[FolderSpec] = (),
+    associations: Sequence[AssociationSpec] = (),
     submission_unique_id: str | None = None,
     source_id: str = "1.2.250.1.213.1.999.7",
     submission_time: str | None = None,
@@ -258,8 +260,6 @@ def submit_objects_request(
 def provide_and_register(request: etree._Element, documents: list[DocumentSpec], mtom: bool) -> tuple[etree._Element, dict[str, bytes]]:
     """xdsb:ProvideAndRegisterDocumentSetRequest around `request`: the Document elements
     carry inline base64, or an xop:Include naming a MIME part (returned by Content-ID)."""
-    import base64
-
     body = etree.Element(f"{{{c.XDSB}}}ProvideAndRegisterDocumentSetRequest", nsmap={"xdsb": c.XDSB})
     body.append(request)
     parts: dict[str, bytes] = {}
