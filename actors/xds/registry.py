@@ -373,14 +373,16 @@ def _check_relationships(
                 )
             elif kind in c.REPLACEMENTS:
                 deprecated.append(row.uuid)
-                for folder_uuid in session.scalars(
+                folders = session.scalars(
                     select(XdsAssociation.source).where(
-                        XdsAssociation.target == row.uuid, XdsAssociation.association_type == c.HAS_MEMBER
+                        XdsAssociation.target == row.uuid,
+                        XdsAssociation.association_type == c.HAS_MEMBER,
+                        XdsAssociation.source.in_(select(XdsFolder.uuid)),
                     )
-                ):
-                    if folder_uuid in existing_folders(session, {folder_uuid}):
-                        writer.add_association(new_association(c.HAS_MEMBER, folder_uuid, association.source))
-                        writer.touched_folders.add(folder_uuid)
+                ).all()
+                for folder_uuid in folders:
+                    writer.add_association(new_association(c.HAS_MEMBER, folder_uuid, association.source))
+                    writer.touched_folders.add(folder_uuid)
         elif kind == c.HAS_MEMBER:
             patient_of_target = getattr(row, "patient_id", patient)
             if patient_of_target != patient:
@@ -404,10 +406,6 @@ def submitted_locations(submission: Submission, errors: list[RegistryError]) -> 
     """Errors found after symbolic ids were resolved, located by the ids the source sent."""
     back = {v: k for k, v in submission.id_map.items()}
     return [RegistryError(e.code, e.context, back.get(e.location, e.location), e.severity) for e in errors]
-
-
-def existing_folders(session: Session, uuids: set[str]) -> set[str]:
-    return set(session.scalars(select(XdsFolder.uuid).where(XdsFolder.uuid.in_(uuids))))
 
 
 def deprecate_documents(session: Session, uuids: list[str]) -> None:
