@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from lxml import etree
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 import zeep.exceptions
 from zeep import Client, Settings
@@ -348,9 +349,11 @@ def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_devi
     if supplier.client_cert:
         session.cert = (supplier.client_cert, supplier.client_key) if supplier.client_key else supplier.client_cert
     try:
-        transport = Transport(session=session, timeout=supplier.timeout_seconds, operation_timeout=supplier.timeout_seconds)
-        client = Client(str(PDQ_WSDL), transport=transport, plugins=[WsAddressingPlugin()], settings=Settings(raw_response=True))
-        service = client.create_service(PDQ_BINDING, supplier.address)
+        transport = Transport(  # type: ignore[no-untyped-call]
+            session=session, timeout=supplier.timeout_seconds, operation_timeout=supplier.timeout_seconds)
+        client = Client(  # type: ignore[no-untyped-call]
+            str(PDQ_WSDL), transport=transport, plugins=[WsAddressingPlugin()], settings=Settings(raw_response=True))
+        service = client.create_service(PDQ_BINDING, supplier.address)  # type: ignore[no-untyped-call]
         message = iti47_query(query, supplier, sender_device, datetime.now(timezone.utc))
         try:
             response = service.PDQSupplier_PRPA_IN201305UV02(_value_1=list(message), _attr_1=dict(message.attrib))
@@ -378,14 +381,16 @@ def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_devi
 
 def kept_identity(incoming: IncomingIdentity, supplier: UpstreamSupplier) -> IncomingIdentity | None:
     """What the hub keeps of a person an upstream supplier returned: its identifiers in
-    the supplier's domain and its INS (the INS rules then apply); None when the person
-    has no identifier in the supplier's domain (not a record of that server)."""
+    the supplier's domain, and its INS when the supplier states the identity qualified
+    (PID-32 `VALI`; the INS rules of the core then apply); None when the person has no
+    identifier in the supplier's domain (not a record of that server)."""
     own = [cx for cx in incoming.identifiers if supplier.owns(cx.authority)]
     if not own:
         return None
+    qualified = "VALI" in incoming.reliability_codes
     insured = [
         cx for cx in incoming.identifiers
-        if cx not in own and ins.claims_ins(cx.authority.universal_id, cx.authority.namespace, cx.type_code)
+        if qualified and cx not in own and ins.claims_ins(cx.authority.universal_id, cx.authority.namespace, cx.type_code)
     ]
     return dataclasses.replace(incoming, identifiers=own + insured)
 
@@ -393,13 +398,9 @@ def kept_identity(incoming: IncomingIdentity, supplier: UpstreamSupplier) -> Inc
 class UpstreamPdq:
     """The configured upstream PDQ suppliers and how the hub consults them."""
 
-    def __init__(self, suppliers: Sequence[UpstreamSupplier], device_id: str,
-                 query_mllp: Callable[..., list[IncomingIdentity]] = query_mllp,
-                 query_soap: Callable[..., list[IncomingIdentity]] = query_soap) -> None:
+    def __init__(self, suppliers: Sequence[UpstreamSupplier], device_id: str) -> None:
         self.suppliers = tuple(suppliers)
-        self.device_id = device_id
-        self._query_mllp = query_mllp
-        self._query_soap = query_soap
+        self.device_id = device_id  # the hub's device id as sender of ITI-47 queries
 
     def named_in(self, domains: Sequence[Hd]) -> tuple[UpstreamSupplier, ...]:
         """Suppliers whose domain a query asks for (QPD-8): an extended search."""
@@ -409,8 +410,8 @@ class UpstreamPdq:
         """The persons `supplier` returns for `query` (raises `UpstreamError`)."""
         upstream_query = dataclasses.replace(query, domains=())
         if supplier.protocol == "mllp":
-            return self._query_mllp(supplier, upstream_query, identity)
-        return self._query_soap(supplier, upstream_query, self.device_id)
+            return query_mllp(supplier, upstream_query, identity)
+        return query_soap(supplier, upstream_query, self.device_id)
 
     def cross_reference(self, service: IdentityService, msh: hl7v2.Msh, query: DemographicsQuery,
                         suppliers: Sequence[UpstreamSupplier]) -> int:
@@ -428,7 +429,11 @@ class UpstreamPdq:
                 kept = kept_identity(incoming, supplier)
                 if kept is None:
                     continue
-                refused = service.run(msh, _feeding(kept))
+                try:
+                    refused = service.run(msh, _feeding(kept))
+                except IntegrityError as exc:  # still clashing after the service's retries
+                    log.warning("upstream %s: a person was not cross-referenced: %s", supplier.name, exc.orig)
+                    continue
                 if refused:
                     log.warning("upstream %s: a person was not cross-referenced: %s", supplier.name,
                                 hl7v2.error_summary(refused) or refused.split("\r")[1])
@@ -520,7 +525,15 @@ class PixForwarder:
         """`handler`, followed, when it answered AA, by the forwarding of the message."""
         def handle(message: str, msh: hl7v2.Msh) -> str:
             response = handler(message, msh)
-            if hl7v2.acknowledgement_code(response) == "AA" and self.enqueue(message, msh):
+            if hl7v2.acknowledgement_code(response) != "AA":
+                return response
+            try:
+                written = self.enqueue(message, msh)
+            except SQLAlchemyError:
+                # The feed is committed and acknowledged: its forwarding alone is lost.
+                log.exception("feed %s not forwarded upstream", msh.get(10))
+                return response
+            if written:
                 self.wake()
             return response
 

@@ -161,8 +161,10 @@ class IdentityEvent(Base):
 
 
 class PixNotification(Base):
-    """ITI-10 PIX Update Notification (ADT^A31) waiting for, or delivered to, a PIX
-    consumer: written in the transaction that changed the cross-references, sent after."""
+    """An outbound HL7 v2 message over MLLP waiting for, or delivered to, `consumer`:
+    ITI-10 PIX Update Notifications (ADT^A31) to PIX consumers, written in the
+    transaction that changed the cross-references, and ITI-8 feeds forwarded to upstream
+    PIX managers (actors.identity.upstream), written right after the feed's commit."""
 
     __tablename__ = "identity_notification"
 
