@@ -262,7 +262,7 @@ def test_a_forwarded_feed_waits_in_the_outbox_while_the_upstream_is_down(start_h
     found: list[tuple[object, ...]] = []
     while time.monotonic() < deadline:
         found = rows(local, "SELECT sent_at, attempts, last_error FROM identity_notification")
-        if found and found[0][1]:
+        if found and found[0][2]:  # the attempt is claimed first, its error written after
             break
         time.sleep(0.1)
     assert len(found) == 1
