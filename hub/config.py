@@ -62,7 +62,9 @@ class IdentityConfig:
     # (or namespace) of their assigning authority (accepted by the hub); optional
     # timeout_seconds (5.0, connect and answer), max_results (50), receiving_application
     # and receiving_facility (MSH-5/6), device_id (v3 receiver), ca_file, client_cert and
-    # client_key (TLS).
+    # client_key (TLS); vihf_key, vihf_cert, vihf_subject_id, vihf_subject_name,
+    # vihf_roles ("CODE[^OID],..."), vihf_structure_id, vihf_sector: the hub's VIHF
+    # assertion in ITI-47 queries.
     upstream_pdq: list[dict[str, Any]] = field(default_factory=list)
     # Upstream PIX managers, "host:port": accepted ITI-8 / ITI-30 feeds are forwarded to
     # them as ITI-8 over MLLP after the local commit, retried until acknowledged AA.

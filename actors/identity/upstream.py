@@ -61,6 +61,7 @@ from actors.identity.model import Hd, Traits
 from actors.identity.query import DemographicsQuery
 from actors.identity.v2 import Refusal, incoming_from_pid, parse
 from actors.pixpdqv3 import hl7v3
+from vihf import issue, wsse
 
 if TYPE_CHECKING:
     from actors.identity.service import IdentityService
@@ -96,6 +97,16 @@ class UpstreamSupplier:
     ca_file: str = ""  # PEM bundle trusted for the supplier's TLS certificate (default: system CAs)
     client_cert: str = ""  # PEM certificate and key for mutual TLS
     client_key: str = ""
+    # VIHF assertion of the hub in each ITI-47 query (all or none): signing key and
+    # certificate (PEM), user id (NameID), name, roles ("CODE" or "CODE^OID", comma
+    # separated), structure id, activity sector.
+    vihf_key: str = ""
+    vihf_cert: str = ""
+    vihf_subject_id: str = ""
+    vihf_subject_name: str = ""
+    vihf_roles: str = ""
+    vihf_structure_id: str = ""
+    vihf_sector: str = ""
 
     def owns(self, hd: Hd) -> bool:
         """Whether `hd` is the supplier's assigning authority (by OID or namespace)."""
@@ -103,6 +114,7 @@ class UpstreamSupplier:
 
 
 _REQUIRED = ("name", "protocol", "address", "domain")
+_VIHF = ("vihf_key", "vihf_cert", "vihf_subject_id", "vihf_subject_name", "vihf_roles", "vihf_structure_id", "vihf_sector")
 
 
 def suppliers_from_config(entries: Sequence[Any]) -> tuple[UpstreamSupplier, ...]:
@@ -134,14 +146,42 @@ def suppliers_from_config(entries: Sequence[Any]) -> tuple[UpstreamSupplier, ...
             raise ConfigError(f"{where}: an MLLP address is host:port")
         if supplier.protocol == "soap" and not supplier.address.startswith(("https://", "http://")):
             raise ConfigError(f"{where}: a SOAP address is an http(s) URL")
+        given = [key for key in _VIHF if getattr(supplier, key)]
+        if given and len(given) < len(_VIHF):
+            raise ConfigError(f"{where}: a VIHF assertion needs {', '.join(k for k in _VIHF if k not in given)}")
+        if given:
+            try:
+                issue.roles_from(supplier.vihf_roles.split(","))
+            except ValueError as exc:
+                raise ConfigError(f"{where}: vihf_roles: {exc}") from None
+        if any(other.name == supplier.name for other in suppliers):
+            raise ConfigError(f"{where}: another supplier is named {supplier.name!r}")
         suppliers.append(supplier)
     return tuple(suppliers)
 
 
 def accepted_domains(identity_config: Any) -> tuple[str, ...]:
     """The upstream suppliers' domains, which the identity manager must accept to keep
-    the identifiers they give."""
-    return tuple(s.domain for s in suppliers_from_config(identity_config.upstream_pdq))
+    the identifiers they give (the entries are checked when the hub starts)."""
+    return tuple(str(entry.get("domain", "")) for entry in identity_config.upstream_pdq if isinstance(entry, dict))
+
+
+def vihf_source(supplier: UpstreamSupplier) -> Callable[[], etree._Element] | None:
+    """A fresh signed VIHF assertion per ITI-47 query to `supplier` (a server refuses a
+    replayed assertion ID), or None when none is configured; the signer is loaded once."""
+    if not supplier.vihf_key:
+        return None
+    try:
+        signer = issue.Signer.load(Path(supplier.vihf_key), Path(supplier.vihf_cert))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"[identity] upstream_pdq {supplier.name}: VIHF signer: {exc}") from None
+    roles = issue.roles_from(supplier.vihf_roles.split(","))
+
+    def fresh() -> etree._Element:
+        return issue.issue(signer, subject_id=supplier.vihf_subject_id, subject_name=supplier.vihf_subject_name,
+                           roles=roles, structure_id=supplier.vihf_structure_id, sector=supplier.vihf_sector)
+
+    return fresh
 
 
 # -- ITI-21 consumer over MLLP ------------------------------------------------------------------
@@ -341,8 +381,10 @@ def read_iti47_response(root: etree._Element, supplier: UpstreamSupplier) -> lis
     return found
 
 
-def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_device: str) -> list[IncomingIdentity]:
-    """ITI-47 as PDQ Consumer: ask `supplier` with a zeep client of the IHE PDQ v3 WSDL."""
+def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_device: str,
+               assertion: Callable[[], etree._Element] | None = None) -> list[IncomingIdentity]:
+    """ITI-47 as PDQ Consumer: ask `supplier` with a zeep client of the IHE PDQ v3 WSDL,
+    with a VIHF assertion in `wsse:Security` when `assertion` gives one."""
     session = requests.Session()
     session.trust_env = False  # the environment's CA bundle must not override `verify`
     session.verify = supplier.ca_file or True
@@ -352,7 +394,8 @@ def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_devi
         transport = Transport(  # type: ignore[no-untyped-call]
             session=session, timeout=supplier.timeout_seconds, operation_timeout=supplier.timeout_seconds)
         client = Client(  # type: ignore[no-untyped-call]
-            str(PDQ_WSDL), transport=transport, plugins=[WsAddressingPlugin()], settings=Settings(raw_response=True))
+            str(PDQ_WSDL), transport=transport, plugins=[WsAddressingPlugin()], settings=Settings(raw_response=True),
+            wsse=wsse.VihfSecurity(assertion) if assertion is not None else None)
         service = client.create_service(PDQ_BINDING, supplier.address)  # type: ignore[no-untyped-call]
         message = iti47_query(query, supplier, sender_device, datetime.now(timezone.utc))
         try:
@@ -401,6 +444,7 @@ class UpstreamPdq:
     def __init__(self, suppliers: Sequence[UpstreamSupplier], device_id: str) -> None:
         self.suppliers = tuple(suppliers)
         self.device_id = device_id  # the hub's device id as sender of ITI-47 queries
+        self.assertions = {s.name: vihf_source(s) for s in self.suppliers}
 
     def named_in(self, domains: Sequence[Hd]) -> tuple[UpstreamSupplier, ...]:
         """Suppliers whose domain a query asks for (QPD-8): an extended search."""
@@ -411,7 +455,7 @@ class UpstreamPdq:
         upstream_query = dataclasses.replace(query, domains=())
         if supplier.protocol == "mllp":
             return query_mllp(supplier, upstream_query, identity)
-        return query_soap(supplier, upstream_query, self.device_id)
+        return query_soap(supplier, upstream_query, self.device_id, self.assertions.get(supplier.name))
 
     def cross_reference(self, service: IdentityService, msh: hl7v2.Msh, query: DemographicsQuery,
                         suppliers: Sequence[UpstreamSupplier]) -> int:

@@ -166,6 +166,27 @@ def test_a_local_miss_is_answered_by_a_pdq_v3_supplier_over_soap(
         ("upstream|sri-v3", "PROV", "LEFEBVRE", "CAMILLE", "19650212", "F")]
 
 
+def vihf_keys(pki: Path) -> str:
+    """The hub's VIHF assertion towards the supplier: the organisation certificate of the
+    development PKI, a platform account as user."""
+    return (
+        f'vihf_key = "{pki / "vihf-signer.key"}"\nvihf_cert = "{pki / "vihf-signer.pem"}"\n'
+        'vihf_subject_id = "PFT-IDENTITE"\nvihf_subject_name = "Plateforme, rapprochement d\'identités"\n'
+        'vihf_roles = "AUTOMATE"\nvihf_structure_id = "49990001234701"\nvihf_sector = "SA07"\n'
+    )
+
+
+def test_a_supplier_requiring_vihf_is_queried_with_the_hubs_assertion(
+        start_hub: Callable[..., HubProcess], pki: Path) -> None:
+    secure = start_hub('[identity]\naccepted_domains = ["*"]\n')  # VIHF required (the default)
+    seed(secure)
+    without = start_hub(soap_supplier(secure, pki))
+    # The supplier refuses a query without assertion (SOAP fault): the local answer stands.
+    assert answer(without.mllp(LEFEBVRE_QUERY)) == ("AA", "NF", [])
+    local = start_hub(soap_supplier(secure, pki) + vihf_keys(pki))
+    assert answer(local.mllp(LEFEBVRE_QUERY)) == ("AA", "OK", [{f"RGN-1001^^^{REGION_HD}"}])
+
+
 # -- unreachable upstream -------------------------------------------------------------------------
 
 class Silent:
@@ -305,6 +326,7 @@ def test_the_upstream_iti47_query_states_the_local_parameters() -> None:
     ({"name": "r", "protocol": "soap", "address": "h:1", "domain": "1.2"}, "URL"),
     ({"name": "r", "protocol": "mllp", "address": "h:1", "domain": "1.2", "timeout": 3}, "unknown key"),
     ({"name": "r", "protocol": "mllp", "address": "h:1", "domain": "1.2", "timeout_seconds": "3"}, "type float"),
+    ({"name": "r", "protocol": "soap", "address": "https://h", "domain": "1.2", "vihf_key": "k.pem"}, "needs vihf_cert"),
 ])
 def test_a_malformed_upstream_supplier_is_a_configuration_error(entry: dict[str, object], problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
@@ -314,3 +336,9 @@ def test_a_malformed_upstream_supplier_is_a_configuration_error(entry: dict[str,
 def test_the_hub_does_not_start_with_a_malformed_upstream(tmp_path: Path, pki: Path) -> None:
     with pytest.raises(RuntimeError, match="upstream_pdq #1: protocol"):
         launch_hub(tmp_path, pki, '[[identity.upstream_pdq]]\nname = "r"\nprotocol = "x"\naddress = "h:1"\ndomain = "1.2"\n')
+
+
+def test_two_suppliers_cannot_share_a_name() -> None:
+    entry = {"name": "r", "protocol": "mllp", "address": "h:1", "domain": "1.2"}
+    with pytest.raises(ConfigError, match="another supplier is named 'r'"):
+        upstream.suppliers_from_config([entry, dict(entry, domain="1.3")])
