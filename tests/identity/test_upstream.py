@@ -275,6 +275,26 @@ def test_accepted_feeds_are_forwarded_to_the_upstream_pix_manager(
         "ADT^A01^ADT_A01", "ADT^A04^ADT_A01"]
 
 
+def test_a_merge_is_forwarded_to_the_upstream_pix_manager(start_hub: Callable[..., HubProcess], regional: HubProcess) -> None:
+    local = start_hub(f'[identity]\naccepted_domains = ["{CHVF}"]\nupstream_pix = ["127.0.0.1:{regional.mllp_port}"]\n')
+    for ipp in ("MRG-1", "MRG-2"):
+        assert b"MSA|AA" in local.mllp(feed(f"{ipp}^^^{CHVF_HD}^PI", "DURAND^MARC^^^^^L", "19700707", "M", reliability="PROV"))
+        assert b"MSA|AA" in _wait_known(regional, f"{ipp}^^^{CHVF_HD}^PI")
+    merge = (
+        f"MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20250101||ADT^A40^ADT_A39|M-{uuid.uuid4().hex[:8]}|P|2.5\rEVN||20250101\r"
+        f"PID|1||MRG-1^^^{CHVF_HD}^PI||DURAND^MARC^^^^^L||19700707|M\rMRG|MRG-2^^^{CHVF_HD}^PI\r"
+    )
+    assert b"MSA|AA" in local.mllp(merge)
+    deadline = time.monotonic() + 20
+    retired = regional.mllp(pix(f"MRG-2^^^{CHVF_HD}^PI"))
+    while b"MSA|AA" in retired and time.monotonic() < deadline:
+        time.sleep(0.2)
+        retired = regional.mllp(pix(f"MRG-2^^^{CHVF_HD}^PI"))
+    # Upstream too, the retired identifier no longer designates anybody (ITI-9 case 3).
+    assert b"MSA|AE" in retired and b"204" in retired
+    assert b"MSA|AA" in regional.mllp(pix(f"MRG-1^^^{CHVF_HD}^PI"))
+
+
 def test_a_forwarded_feed_waits_in_the_outbox_while_the_upstream_is_down(start_hub: Callable[..., HubProcess]) -> None:
     port = _closed_port()
     local = start_hub(f'[identity]\naccepted_domains = ["{CHVF}"]\nupstream_pix = ["127.0.0.1:{port}"]\n')
