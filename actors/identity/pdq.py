@@ -1,6 +1,7 @@
 """PDQ Supplier over HL7 v2: ITI-21 Patient Demographics Query (QBP^Q22 -> RSP^K22) with
 the continuation option (RCP-2 quantity, DSC-1 pointer kept in the store) and query
-cancel (QCN^J01), domain filtering by QPD-8."""
+cancel (QCN^J01), domain filtering by QPD-8; regional identity servers consulted on a
+local miss or when QPD-8 names their domain (`actors.identity.upstream`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
