@@ -11,6 +11,7 @@ from hub.cli import add_store_options, load_config
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from actors.xdm import medium
     from actors.xdm.importer import ImportSettings
+    from actors.xds.content import cda_gate
 
     config = load_config(args)
     xdm = config.xdm
@@ -21,6 +22,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         patient=args.patient,
         completion=dict(xdm.completion),
         limits=medium.Limits(xdm.max_entries, xdm.max_total_bytes, xdm.max_entry_bytes, xdm.max_ratio),
+        gate=cda_gate(config),
     )
 
 

@@ -23,6 +23,7 @@ from actors.xdm import legacy
 from actors.xdm import medium as xdm_medium
 from actors.xds import constants as c
 from actors.xds import datatypes as dt
+from actors.xds.content import Gate
 from actors.xds.errors import RegistryError, XdsFailure
 from actors.xds.metadata import parse_submission
 from actors.xds.patients import StorePatientDirectory
@@ -62,6 +63,7 @@ class ImportSettings:
     patient: str | None = None  # operator's reconciliation: the affinity-domain id to use
     completion: dict[str, str] = field(default_factory=dict)
     limits: xdm_medium.Limits = field(default_factory=xdm_medium.Limits)
+    gate: Gate | None = None  # the repository's content gate (`actors.xds.content`)
 
 
 @dataclass
@@ -210,7 +212,7 @@ def complete(root: etree._Element, settings: ImportSettings) -> None:
                 identifier.set("value", settings.source_id)
 
 
-def _import_subset(session: Session, subset: xdm_medium.Subset, settings: ImportSettings) -> int:
+def _import_subset(session: Session, subset: xdm_medium.Subset, settings: ImportSettings) -> tuple[int, list[RegistryError]]:
     try:
         root = xmlsafe.parse(subset.metadata)
     except xmlsafe.UnsafeXmlError as exc:
@@ -250,13 +252,13 @@ def _import_subset(session: Session, subset: xdm_medium.Subset, settings: Import
     if errors:
         raise XdsFailure(errors)
     request = ProvideAndRegisterRequest(submission, documents)
-    provide_and_register(
+    registered = provide_and_register(
         session,
         request,
         StorePatientDirectory(session, settings.affinity_domain),
-        RepositorySettings(settings.repository_unique_id, RegistrySettings()),
+        RepositorySettings(settings.repository_unique_id, RegistrySettings(), settings.gate),
     )
-    return len(documents)
+    return len(documents), registered.warnings
 
 
 def import_medium(
@@ -272,8 +274,8 @@ def import_medium(
     for subset in medium.subsets:
         try:
             with store.transaction() as session:
-                count = _import_subset(session, subset, settings)
-            results.append(SubsetResult(subset.name, count, []))
+                count, warnings = _import_subset(session, subset, settings)
+            results.append(SubsetResult(subset.name, count, warnings))
         except XdsFailure as failure:
             results.append(SubsetResult(subset.name, 0, failure.errors))
         done += len(subset.files)

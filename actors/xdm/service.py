@@ -16,6 +16,7 @@ from lxml import etree
 from actors.xdm import medium as xdm_medium
 from actors.xdm.importer import ImportSettings, import_medium
 from actors.xds import constants as c
+from actors.xds.content import cda_gate
 from actors.xds.errors import RegistryError, registry_response
 from hub import soap
 
@@ -40,6 +41,7 @@ def settings_of(hub: Hub, patient: str | None) -> ImportSettings:
         patient=patient,
         completion=dict(xdm.completion),
         limits=xdm_medium.Limits(xdm.max_entries, xdm.max_total_bytes, xdm.max_entry_bytes, xdm.max_ratio),
+        gate=cda_gate(config),
     )
 
 

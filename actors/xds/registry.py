@@ -55,6 +55,7 @@ class Registered:
     submission_set: str
     documents: list[str] = field(default_factory=list)
     deprecated: list[str] = field(default_factory=list)
+    warnings: list[RegistryError] = field(default_factory=list)
 
 
 def now_dtm(now: datetime | None = None) -> str:

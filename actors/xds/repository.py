@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
+from actors.xds.content import Gate
 from actors.xds.errors import RegistryError, XdsFailure, error_list, status_of
 from actors.xds.metadata import Submission, parse_submission
 from actors.xds.patients import PatientDirectory
@@ -61,6 +62,9 @@ def parse_provide_and_register(
 class RepositorySettings:
     repository_unique_id: str
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    # Content check of each document (`actors.xds.content`): Error-severity answers
+    # refuse the submission, Warning-severity ones are reported with its success.
+    gate: Gate | None = None
 
 
 def provide_and_register(
@@ -99,8 +103,13 @@ def provide_and_register(
             errors.append(
                 RegistryError(c.XDSRepositoryMetadataError, "repositoryUniqueId is not this repository's", entry_id)
             )
+    warnings: list[RegistryError] = []
+    if settings.gate is not None and not errors:
+        for entry_id in digests:
+            for finding in settings.gate(entries[entry_id], request.documents[entry_id]):
+                (errors if finding.is_error else warnings).append(finding)
     if errors:
-        raise XdsFailure(errors)
+        raise XdsFailure(errors + warnings)
     for entry_id, (size, digest) in digests.items():
         element = entries[entry_id].element
         _set_slot(element, "size", [str(size)])
@@ -119,6 +128,7 @@ def provide_and_register(
         )
         for entry_id, (size, digest) in digests.items()
     )
+    registered.warnings.extend(warnings)
     return registered
 
 

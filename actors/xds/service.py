@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from actors.xds import access, identity_feed, query, update, valuesets
 from actors.xds import constants as c
+from actors.xds.content import cda_gate
 from actors.xds.errors import RegistryError, XdsFailure, registry_response
 from actors.xds.metadata import parse_submission
 from actors.xds.patients import PatientDirectory, StorePatientDirectory
@@ -108,11 +109,14 @@ def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     patient = ss.patient_id if ss else None
     if patient:
         access.check_submit(request.principal, patient)
-    repository = RepositorySettings(hub.config.xds.repository_unique_id, settings or registry_settings(hub))
+    repository = RepositorySettings(
+        hub.config.xds.repository_unique_id, settings or registry_settings(hub), cda_gate(hub.config)
+    )
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            provide_and_register(session, parsed, patient_directory(hub, session), repository)
+            registered = provide_and_register(session, parsed, patient_directory(hub, session), repository)
+        errors = registered.warnings
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:

@@ -21,6 +21,11 @@ affinity_domain = "{DOMAIN}"
 [xds]
 repository_unique_id = "{REPOSITORY}"
 max_query_results = 50
+
+# These tests look at the registry and repository; the CDA submission gate is tested
+# on its own (tests/xds/test_xds_cda_gate.py).
+[cda]
+submission_gate = "off"
 """
 
 

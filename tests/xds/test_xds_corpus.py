@@ -45,6 +45,10 @@ affinity_domain = "{DOMAIN}"
 
 [xds]
 repository_unique_id = "{REPOSITORY}"
+
+# The replays look at the registry and repository; the CDA gate has its own tests.
+[cda]
+submission_gate = "off"
 """
 SUCCESS, FAILURE, PARTIAL = "Success", "Failure", "PartialSuccess"
 META = c.XDSRegistryMetadataError
