@@ -120,7 +120,7 @@ _VIHF = ("vihf_key", "vihf_cert", "vihf_subject_id", "vihf_subject_name", "vihf_
 def suppliers_from_config(entries: Sequence[Any]) -> tuple[UpstreamSupplier, ...]:
     """`upstream_pdq` of [identity] -> suppliers; a malformed entry is a `ConfigError`."""
     fields = {f.name: f for f in dataclasses.fields(UpstreamSupplier)}
-    suppliers = []
+    suppliers: list[UpstreamSupplier] = []
     for index, entry in enumerate(entries, start=1):
         where = f"[identity] upstream_pdq #{index}"
         if not isinstance(entry, dict):
