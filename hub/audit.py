@@ -8,12 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hub.store import Store
 from hub.store.models.audit import AuditRecord
 
 MAX_DETAIL = 2000
+_INSERT = insert(AuditRecord.__table__)
 
 
 @dataclass(frozen=True)
@@ -26,22 +28,25 @@ class AuditEvent:
     detail: str | None = None
 
 
+def _values(event: AuditEvent) -> dict[str, object]:
+    return {
+        "at": datetime.now(timezone.utc),
+        "transaction": event.transaction[:64],
+        "outcome": event.outcome[:16],
+        "who": (event.who or None) and event.who[:256],
+        "patient": (event.patient or None) and event.patient[:256],
+        "peer": (event.peer or None) and event.peer[:128],
+        "detail": (event.detail or None) and event.detail[:MAX_DETAIL],
+    }
+
+
 def add(session: Session, event: AuditEvent) -> None:
     """Record `event` inside the caller's transaction."""
-    session.add(
-        AuditRecord(
-            at=datetime.now(timezone.utc),
-            transaction=event.transaction[:64],
-            outcome=event.outcome[:16],
-            who=(event.who or None) and event.who[:256],
-            patient=(event.patient or None) and event.patient[:256],
-            peer=(event.peer or None) and event.peer[:128],
-            detail=(event.detail or None) and event.detail[:MAX_DETAIL],
-        )
-    )
+    session.execute(_INSERT, _values(event))
 
 
 def record(store: Store, event: AuditEvent) -> None:
-    """Record `event` in a transaction of its own (for refusals and failures)."""
-    with store.transaction() as session:
-        add(session, event)
+    """Record `event` in a transaction of its own (every request; Core, not the ORM unit
+    of work, since this runs once per transaction of every listener)."""
+    with store.engine.begin() as connection:
+        connection.execute(_INSERT, _values(event))
