@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from actors.fhir import format as fhir_format
 from actors.fhir import pdqm, pixm, resources, security
-from actors.identity import core, query
+from actors.identity import core, query, upstream
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access
 from hub import audit
@@ -108,7 +108,16 @@ def _known(session: Any, rules: core.Policy, hd: Any) -> bool:
 
 
 def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
-    """The page of persons a search asks for, and the pointer of the next page."""
+    """The page of persons a search asks for, and the pointer of the next page. A first
+    page that finds nobody locally asks the regional identity servers, as ITI-21 does."""
+    results, pointer = _local_search(hub, search, now)
+    if not results and not search.page and not search.resource_id:
+        if upstream.consult(hub, search.query, "ITI-78"):
+            results, pointer = _local_search(hub, search, now)
+    return results, pointer
+
+
+def _local_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
     rules = policy_from_config(hub.config.identity)
     with hub.store.transaction() as session:
         for hd in search.query.domains:

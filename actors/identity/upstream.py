@@ -486,6 +486,27 @@ class UpstreamPdq:
         return stored
 
 
+    def consult_on_miss(self, service: IdentityService, query: DemographicsQuery, requester: str) -> int:
+        """A PDQ of another transport (ITI-47, ITI-78) found nobody locally: ask every
+        supplier, as ITI-21 does, and cross-reference what they return. The identity
+        transactions carry a message header of the hub's own naming the requester."""
+        msh = hl7v2.parse_msh(
+            f"MSH|^~\\&|{er7.escape(requester) or 'PDQ'}|TSNHUB|{service.identity.application}|"
+            f"{service.identity.facility}|{hl7v2.hl7_timestamp()}||QBP^Q22^QBP_Q21|{hl7v2.new_control_id()}|P|2.5"
+        )
+        return self.cross_reference(service, msh, query, self.suppliers)
+
+
+def consult(hub: Any, search: DemographicsQuery, requester: str) -> bool:
+    """For the PDQ of another transport (ITI-47, ITI-78) that found nobody locally: ask
+    the hub's regional identity servers; True when they added someone to the store."""
+    service = getattr(hub, "identity_service", None)
+    pdq = getattr(service, "upstream_pdq", None)
+    if service is None or pdq is None:
+        return False
+    return pdq.consult_on_miss(service, search, requester) > 0
+
+
 def _feeding(incoming: IncomingIdentity) -> Callable[[Session, Context], str]:
     """The work of one cross-referencing transaction: an empty answer means stored."""
     def work(session: Session, ctx: Context) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from actors.identity import core, notify, query
 from actors.identity.model import Cx, Hd
+from actors.identity import upstream
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
 from actors.pixpdqv3.hl7v3 import AA, AE, Detail, MessageError
@@ -200,20 +201,24 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
         page_size = min(message.initial_quantity or DEFAULT_PAGE, MAX_PAGE)
         requester = message.wrapper.sender_device.root if message.wrapper.sender_device else ""
         rules = policy(hub)
-        with hub.store.transaction() as session:
+        with hub.store.session() as session:
             unknown = [
                 Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pdq.other_ids_path(index))
                 for index, hd in enumerate(message.query.domains, start=1) if not _known(session, rules, hd)
             ]
-            if unknown:
-                raise MessageError(AE, unknown)
-            page = query.search(session, message.query, page_size)
-            results = _visible(request.principal, page.results)
-            remaining = 0
-            if page.next_after is not None:
-                remaining = len(_visible(request.principal, continuation.following(session, message.query, page.next_after)))
-                if message.query_id is not None:
-                    continuation.save(session, message, requester, page.next_after, len(results), now)
+        if unknown:
+            raise MessageError(AE, unknown)
+        for attempt in ("local", "after upstream"):
+            with hub.store.transaction() as session:
+                page = query.search(session, message.query, page_size)
+                results = _visible(request.principal, page.results)
+                remaining = 0
+                if page.next_after is not None:
+                    remaining = len(_visible(request.principal, continuation.following(session, message.query, page.next_after)))
+                    if message.query_id is not None:
+                        continuation.save(session, message, requester, page.next_after, len(results), now)
+            if page.results or attempt != "local" or not upstream.consult(hub, message.query, requester):
+                break
         counts = pdq.Counts(len(results) + remaining, len(results), remaining)
         body = pdq.response(message.wrapper, message.wrapper.message_id, message.query_id, message.query_by_parameter,
                             results, counts, AA, [], device_id(hub), now)

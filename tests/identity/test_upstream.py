@@ -362,3 +362,39 @@ def test_two_suppliers_cannot_share_a_name() -> None:
     entry = {"name": "r", "protocol": "mllp", "address": "h:1", "domain": "1.2"}
     with pytest.raises(ConfigError, match="another supplier is named 'r'"):
         upstream.suppliers_from_config([entry, dict(entry, domain="1.3")])
+
+
+# -- the other PDQ transports consult the regional server too --------------------------------------
+
+def _transports_hub(start_hub: Callable[..., HubProcess]) -> tuple[HubProcess, HubProcess]:
+    regional = start_hub(REGIONAL_CONFIG)
+    seed(regional)
+    local = start_hub(
+        f'[security]\nrequire_vihf = false\n[identity]\naccepted_domains = ["{CHVF}"]\n' + mllp_supplier(regional)
+    )
+    return regional, local
+
+
+def test_an_iti47_local_miss_is_answered_from_the_regional_server(start_hub: Callable[..., HubProcess]) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pixpdqv3"))
+    from pixpdqv3_support import pdq_query, send
+
+    regional, local = _transports_hub(start_hub)
+    reply = send(local.https_url, local.session(), "/pdq", "urn:hl7-org:v3:PRPA_IN201305UV02",
+                 pdq_query(family="LEFEBVRE", birth="19650212"))
+    extensions = {e.get("extension") for e in reply.message.iter("{urn:hl7-org:v3}id") if e.get("root") == REGION}
+    assert "RGN-1001" in extensions
+    assert rows(local, "SELECT p.source FROM identity_patient p JOIN identity_identifier i ON i.patient_id = p.id "
+                       "WHERE i.value = 'RGN-1001'") == [("upstream|sri",)]
+
+
+def test_an_iti78_local_miss_is_answered_from_the_regional_server(start_hub: Callable[..., HubProcess]) -> None:
+    regional, local = _transports_hub(start_hub)
+    response = local.session().get(f"{local.https_url}/fhir/Patient", params={"family": "LEFEBVRE", "birthdate": "1965-02-12"},
+                                   timeout=30)
+    assert response.status_code == 200
+    bundle = response.json()
+    values = {i["value"] for e in bundle.get("entry", []) for i in e["resource"].get("identifier", [])}
+    assert "RGN-1001" in values
