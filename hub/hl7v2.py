@@ -184,40 +184,42 @@ def ack(
 
         def copied(number: int) -> str:
             value = request.get(number)
-            return value if standard else _escape(value)
+            return value if standard else escape(value)
 
-        fields[3] = copied(5) or _escape(identity.application)
-        fields[4] = copied(6) or _escape(identity.facility)
+        fields[3] = copied(5) or escape(identity.application)
+        fields[4] = copied(6) or escape(identity.facility)
         fields[5] = copied(3)
         fields[6] = copied(4)
         trigger = request.trigger_event
-        fields[9] = f"ACK^{_escape(trigger)}^ACK" if trigger else "ACK"
+        fields[9] = f"ACK^{escape(trigger)}^ACK" if trigger else "ACK"
         fields[11] = copied(11) or "P"
         fields[18] = copied(18)
         fields[19] = copied(19)
     else:
-        fields[3], fields[4] = _escape(identity.application), _escape(identity.facility)
+        fields[3], fields[4] = escape(identity.application), escape(identity.facility)
     fields[7] = hl7_timestamp()
     fields[10] = new_control_id()
     fields[12] = "2.5"
     msh = "MSH|^~\\&|" + "|".join(fields[3:]).rstrip("|")
     control_id = request.get(10) if request is not None else ""
     if request is not None and not standard:
-        control_id = _escape(control_id)
+        control_id = escape(control_id)
     msa = f"MSA|{code}|{control_id}"
     if text:
-        msa += f"|{_escape(text)}"
+        msa += f"|{escape(text)}"
     segments = [msh, msa]
     for error in errors or []:
         err = ["ERR", "", error.location, f"{error.code}^{_TEXT_0357.get(error.code, '')}^HL70357", error.severity]
         if error.message:
-            err += ["", "", "", _escape(error.message)]
+            err += ["", "", "", escape(error.message)]
         segments.append("|".join(err))
     return "\r".join(segments) + "\r"
 
 
-def _escape(text: str) -> str:
-    """HL7 escape sequences for the delimiters, so a message never breaks the framing."""
+def escape(text: str) -> str:
+    """HL7 escape sequences for the delimiters, so a value never breaks the message."""
+    if not any(c in text for c in "|^~\\&\r\n"):
+        return text
     return (
         text.replace("\\", "\\E\\")
         .replace("|", "\\F\\")

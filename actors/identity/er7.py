@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from actors.identity.model import Address, Cx, Hd, PersonName
+from hub.hl7v2 import escape
 
 
 @dataclass(frozen=True)
@@ -129,21 +130,6 @@ def unescape(text: str, d: Delimiters = DEFAULT) -> str:
         out.append(c)
         i += 1
     return "".join(out)
-
-
-def escape(text: str) -> str:
-    """Escape the standard delimiters in a text put into a field."""
-    if not any(c in text for c in "|^~\\&\r\n"):
-        return text
-    return (
-        text.replace("\\", "\\E\\")
-        .replace("|", "\\F\\")
-        .replace("^", "\\S\\")
-        .replace("&", "\\T\\")
-        .replace("~", "\\R\\")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
 
 
 # -- data types ---------------------------------------------------------------------------
