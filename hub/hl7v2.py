@@ -2,7 +2,10 @@
 acknowledgements (ACK with MSA and ERR), and routing by MSH-9.
 
 The MSH segment is read by splitting on its own field separator (cheap, and robust to
-messages that a full parser refuses); transaction handlers parse the rest with hl7apy.
+messages that a full parser refuses). Acknowledgements are written from a template: a
+full hl7apy build costs about 2 ms, the template about 5 µs, and an ACK answers every
+message of every feed. hl7apy stays the independent parser the tests read our answers
+with; the identity feeds read the segments they need with `actors.identity.er7`.
 """
 from __future__ import annotations
 
