@@ -182,7 +182,7 @@ class Hub:
             root.mount(path, web.SoapResource(self, endpoint))
         for path, resource in self.resources.items():
             root.mount(path, resource)
-        return web.HubSite(root, self.config.server.max_request_bytes)
+        return web.HubSite(root, self.config.server.max_request_bytes, self.config.server.idle_timeout_seconds)
 
     def tls_options(self) -> ssl.CertificateOptions:
         pki = self.config.pki_dir
@@ -209,6 +209,7 @@ class Hub:
         self._mllp_factory = mllp.MLLPFactory(
             lambda raw, oversized, peer: self.in_thread(self.process_hl7, raw, oversized, peer),
             self.config.server.max_mllp_message_bytes,
+            mllp.Timeouts(self.config.server.idle_timeout_seconds, self.config.server.mllp_idle_timeout_seconds or None),
         )
         tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)  # type: ignore[attr-defined]
         self.ports = [https, tcp]

@@ -26,7 +26,11 @@ class ServerConfig:
     max_mllp_message_bytes: int = 4 * 1024 * 1024
     max_xml_depth: int = 256
     max_mtom_parts: int = 1000
-    request_timeout_seconds: float = 120.0
+    # An HTTPS connection idle this long, or an MLLP frame left half-sent this long, is
+    # closed: slow or stuck clients cannot hold connections forever.
+    idle_timeout_seconds: float = 120.0
+    # MLLP connections are long-lived: one idle between frames is closed after this (0: never).
+    mllp_idle_timeout_seconds: float = 3600.0
     thread_pool_size: int = 16
 
 

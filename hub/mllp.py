@@ -9,8 +9,10 @@ Deferred of the response bytes and knows nothing of HL7 beyond that.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from twisted.internet import defer, protocol
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python import log
 
 START_BLOCK = b"\x0b"
@@ -23,8 +25,21 @@ def frame(message: bytes) -> bytes:
     return START_BLOCK + message + END_BLOCK
 
 
-class MLLPProtocol(protocol.Protocol):
-    def __init__(self, process: Processor, max_message_bytes: int) -> None:
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds without a byte before the connection is closed: `in_frame` while a frame
+    is half-received, `between_frames` otherwise (None: never)."""
+
+    in_frame: float | None = 120.0
+    between_frames: float | None = 3600.0
+
+
+class MLLPProtocol(protocol.Protocol, TimeoutMixin):
+    """One MLLP connection; closed when its peer stays silent too long (`Timeouts`), never
+    while one of its messages is being answered."""
+
+    def __init__(self, process: Processor, max_message_bytes: int, timeouts: Timeouts = Timeouts()) -> None:
+        self._timeouts = timeouts
         self._process = process
         self._max = max_message_bytes
         self._buffer = bytearray()
@@ -33,7 +48,23 @@ class MLLPProtocol(protocol.Protocol):
         self._queue: defer.Deferred = defer.succeed(None)
         self.pending = 0
 
+    def connectionMade(self) -> None:
+        self.setTimeout(self._timeouts.between_frames)
+
+    def connectionLost(self, reason: object = None) -> None:
+        self.setTimeout(None)
+
+    def timeoutConnection(self) -> None:
+        if self.pending:
+            self.resetTimeout()  # a message is being answered: the peer is waiting on us
+            return
+        super().timeoutConnection()
+
     def dataReceived(self, data: bytes) -> None:
+        self._frames(data)
+        self.setTimeout(self._timeouts.in_frame if self._in_frame else self._timeouts.between_frames)
+
+    def _frames(self, data: bytes) -> None:
         self._buffer += data
         while self._buffer:
             if not self._in_frame:
@@ -82,12 +113,13 @@ class MLLPProtocol(protocol.Protocol):
 
 
 class MLLPFactory(protocol.ServerFactory):
-    def __init__(self, process: Processor, max_message_bytes: int) -> None:
+    def __init__(self, process: Processor, max_message_bytes: int, timeouts: Timeouts = Timeouts()) -> None:
         self._process = process
         self._max = max_message_bytes
+        self._timeouts = timeouts
         self.connections: set[MLLPProtocol] = set()
 
     def buildProtocol(self, addr: object) -> MLLPProtocol:
-        proto = MLLPProtocol(self._process, self._max)
+        proto = MLLPProtocol(self._process, self._max, self._timeouts)
         proto.factory = self
         return proto

@@ -60,8 +60,8 @@ class BoundedRequest(server.Request):
 class HubSite(server.Site):
     requestFactory = BoundedRequest
 
-    def __init__(self, root: resource.Resource, max_request_bytes: int) -> None:
-        super().__init__(root)
+    def __init__(self, root: resource.Resource, max_request_bytes: int, idle_timeout: float = 120.0) -> None:
+        super().__init__(root, timeout=idle_timeout)
         self.max_request_bytes = max_request_bytes
         self.displayTracebacks = False
 

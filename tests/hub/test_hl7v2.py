@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from hl7apy.parser import parse_message
 from twisted.internet import defer
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from hub import hl7v2, mllp
@@ -65,8 +66,12 @@ class _Echo:
         return defer.succeed(b"ACK:" + frame[:8])
 
 
-def _connected(process: _Echo, limit: int = 1000) -> tuple[mllp.MLLPProtocol, StringTransport]:
-    protocol = mllp.MLLPFactory(process, limit).buildProtocol(None)
+def _connected(
+    process: _Echo, limit: int = 1000, timeouts: mllp.Timeouts = mllp.Timeouts(), clock: Clock | None = None
+) -> tuple[mllp.MLLPProtocol, StringTransport]:
+    protocol = mllp.MLLPFactory(process, limit, timeouts).buildProtocol(None)
+    if clock is not None:
+        protocol.callLater = clock.callLater  # type: ignore[method-assign]
     transport = StringTransport()
     protocol.makeConnection(transport)
     return protocol, transport
@@ -102,3 +107,23 @@ def test_acknowledgement_reading_for_the_audit_trail() -> None:
     assert hl7v2.sender(msh) == "GAM@CHVF"
     message = MSG.replace("PID|||1", "PID|||100455^^^CHVF-IPP&2.999.1.10.1&ISO^PI~287043523811712^^^&1.2.250.1.213.1.4.10&ISO^INS||FONTANIER^CAMILLE")
     assert hl7v2.first_patient_id(message) == "100455^^^CHVF-IPP&2.999.1.10.1&ISO"
+
+
+def test_a_half_sent_frame_is_closed_after_the_in_frame_timeout() -> None:
+    clock = Clock()
+    protocol, transport = _connected(_Echo(), timeouts=mllp.Timeouts(in_frame=30, between_frames=3600), clock=clock)
+    protocol.dataReceived(b"\x0bMSH|never ending")
+    clock.advance(29)
+    assert not transport.disconnecting
+    clock.advance(2)
+    assert transport.disconnecting
+
+
+def test_an_idle_connection_between_frames_stays_open_until_its_own_timeout() -> None:
+    clock = Clock()
+    protocol, transport = _connected(_Echo(), timeouts=mllp.Timeouts(in_frame=30, between_frames=3600), clock=clock)
+    protocol.dataReceived(mllp.frame(b"MSH|one"))
+    clock.advance(600)
+    assert not transport.disconnecting
+    clock.advance(3001)
+    assert transport.disconnecting
