@@ -314,6 +314,33 @@ def gate_cost(base: Path, pki: Path, signer: Signer) -> None:
         store.close()
 
 
+def measure_backend(base: Path, pki: Path, signer: Signer, label: str, url: str | None, sizes: list[int]) -> None:
+    """Every figure on one store: ITI-41 and its floor, ITI-43, then FindDocuments as the
+    registry grows to each of `sizes`."""
+    print(label, flush=True)
+    hub, store = run_hub(base / label.lower(), pki, url)
+    try:
+        iti41_throughput(hub, signer, label)
+        if url is None:
+            gate_cost(base / "gate", pki, signer)
+        floor_url = url or f"sqlite:///{base / 'floor.sqlite'}"
+        if url is None:
+            Store(floor_url).upgrade()
+        iti41_floor(floor_url, signer, pki)
+        retrieve_latency(hub, signer)
+        register_queried_patient(hub, store, signer)
+        seeded = 0
+        for size in sizes:
+            t0 = time.perf_counter()
+            bulk_seed(store, seeded, size)
+            print(f"  (bulk-seeded {size - seeded:,} entries in {time.perf_counter() - t0:.1f} s)", flush=True)
+            seeded = size
+            find_documents_latency(hub, signer, size)
+    finally:
+        hub.stop()
+        store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -324,54 +351,15 @@ def main() -> None:
         base = Path(scratch)
         hub_pki.init(base / "pki")
         signer = Signer.load(base / "pki" / "vihf-signer.key", base / "pki" / "vihf-signer.pem")
-
-        print("SQLite", flush=True)
-        hub, store = run_hub(base / "sqlite", base / "pki", None)
-        try:
-            iti41_throughput(hub, signer, "SQLite")
-            gate_cost(base / "gate", base / "pki", signer)
-            floor_url = f"sqlite:///{base / 'floor.sqlite'}"
-            floor_store = Store(floor_url)
-            floor_store.upgrade()
-            floor_store.close()
-            iti41_floor(floor_url, signer, base / "pki")
-            retrieve_latency(hub, signer)
-            register_queried_patient(hub, store, signer)
-            seeded = 0
-            for size in sizes:
-                t0 = time.perf_counter()
-                bulk_seed(store, seeded, size)
-                print(f"  (bulk-seeded {size - seeded:,} entries in {time.perf_counter() - t0:.1f} s)", flush=True)
-                seeded = size
-                find_documents_latency(hub, signer, size)
-        finally:
-            hub.stop()
-            store.close()
-
+        measure_backend(base, base / "pki", signer, "SQLite", None, sizes)
         if options.skip_postgres:
             return
         with postgres() as url:
             if url is None:
                 print("PostgreSQL: not available (set TSNHUB_BENCH_POSTGRES_URL)", flush=True)
                 return
-            print("PostgreSQL", flush=True)
             Store(url).upgrade()
-            hub, store = run_hub(base / "postgres", base / "pki", url)
-            try:
-                iti41_throughput(hub, signer, "PostgreSQL")
-                iti41_floor(url, signer, base / "pki")
-                retrieve_latency(hub, signer)
-                register_queried_patient(hub, store, signer)
-                seeded = 0
-                for size in sizes:
-                    t0 = time.perf_counter()
-                    bulk_seed(store, seeded, size)
-                    print(f"  (bulk-seeded {size - seeded:,} entries in {time.perf_counter() - t0:.1f} s)", flush=True)
-                    seeded = size
-                    find_documents_latency(hub, signer, size)
-            finally:
-                hub.stop()
-                store.close()
+            measure_backend(base, base / "pki", signer, "PostgreSQL", url, sizes)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ transaction and answers in the transaction's vocabulary (RegistryResponse errors
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from actors.xds import access, identity_feed, query, update, valuesets
 from actors.xds import constants as c
 from actors.xds.content import cda_gate
 from actors.xds.errors import RegistryError, XdsFailure, registry_response
-from actors.xds.metadata import parse_submission
+from actors.xds.metadata import Submission, parse_submission
 from actors.xds.patients import PatientDirectory, StorePatientDirectory
 from actors.xds.registry import RegistrySettings, register
 from actors.xds.repository import (
@@ -73,13 +74,11 @@ def _legacy(element: etree._Element) -> bool:
     return etree.QName(element).namespace in (c.EBRS21_RS, c.EBRS21_RIM)
 
 
-def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
-    """ITI-42 Register Document Set-b."""
-    action = c.ACTION_ITI42_RESPONSE
-    if _legacy(request.body):
-        return _failure(c.XDSRegistryMetadataError, "ebRS 2.1 metadata is not accepted: XDS.b uses ebRS 3.0", action)
-    if not _is(request.body, c.LCM, "SubmitObjectsRequest"):
-        return _failure(c.XDSRegistryMetadataError, "the body of ITI-42 is an lcm:SubmitObjectsRequest", action)
+def _submit(
+    request: SoapRequest, hub: Hub, action: str, transaction: str, work: Callable[[Session, Submission], object]
+) -> SoapResponse:
+    """The common course of ITI-42 and ITI-57: read the SubmitObjectsRequest, ask the
+    access policy, run `work` in one store transaction, answer a RegistryResponse."""
     submission = parse_submission(request.body)
     patient = submission.submission_set.patient_id if submission.submission_set else None
     if patient:
@@ -87,14 +86,28 @@ def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            register(session, submission, patient_directory(hub, session), settings or registry_settings(hub), ITI42)
+            work(session, submission)
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:
-        errors = _store_error(c.XDSRegistryError, "ITI-42", error)
+        errors = _store_error(c.XDSRegistryError, transaction, error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
     return response
+
+
+def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
+    """ITI-42 Register Document Set-b."""
+    action = c.ACTION_ITI42_RESPONSE
+    if _legacy(request.body):
+        return _failure(c.XDSRegistryMetadataError, "ebRS 2.1 metadata is not accepted: XDS.b uses ebRS 3.0", action)
+    if not _is(request.body, c.LCM, "SubmitObjectsRequest"):
+        return _failure(c.XDSRegistryMetadataError, "the body of ITI-42 is an lcm:SubmitObjectsRequest", action)
+    registry = settings or registry_settings(hub)
+    return _submit(
+        request, hub, action, "ITI-42",
+        lambda session, submission: register(session, submission, patient_directory(hub, session), registry, ITI42),
+    )
 
 
 def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
@@ -165,21 +178,11 @@ def iti57(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     action = c.ACTION_ITI57_RESPONSE
     if _legacy(request.body) or not _is(request.body, c.LCM, "SubmitObjectsRequest"):
         return _failure(c.XDSMetadataUpdateError, "the body of ITI-57 is an lcm:SubmitObjectsRequest (ebRS 3.0)", action)
-    submission = parse_submission(request.body)
-    patient = submission.submission_set.patient_id if submission.submission_set else None
-    if patient:
-        access.check_submit(request.principal, patient)
-    errors: list[RegistryError] = []
-    try:
-        with hub.store.transaction() as session:
-            update.update_document_set(session, submission, patient_directory(hub, session), settings or registry_settings(hub))
-    except XdsFailure as failure:
-        errors = failure.errors
-    except SQLAlchemyError as error:
-        errors = _store_error(c.XDSRegistryError, "ITI-57", error)
-    response = SoapResponse(registry_response(errors), action)
-    response.audit_patient = patient
-    return response
+    registry = settings or registry_settings(hub)
+    return _submit(
+        request, hub, action, "ITI-57",
+        lambda session, submission: update.update_document_set(session, submission, patient_directory(hub, session), registry),
+    )
 
 
 def install(hub: Hub) -> None:
