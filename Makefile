@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DATA   := var
 PKI    := $(DATA)/pki
 
-.PHONY: serve test bench install clean
+.PHONY: serve test bench typecheck install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
+
+typecheck: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/mypy hub actors vihf cda conformance
 
 clean:
 	rm -rf $(VENV) $(DATA) *.egg-info

@@ -97,7 +97,7 @@ def junit(result: Run) -> bytes:
             etree.SubElement(case, "error", message=outcome.message).text = outcome.message
         elif outcome.status == NOT_RUN:
             etree.SubElement(case, "skipped", message=outcome.message)
-    return etree.tostring(suite, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return bytes(etree.tostring(suite, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
 def gazelle(result: Run) -> bytes:
@@ -110,7 +110,7 @@ def gazelle(result: Run) -> bytes:
         etree.SubElement(step, "Status").text = outcome.status.upper().replace(" ", "_")
         if outcome.message:
             etree.SubElement(step, "Comment").text = outcome.message
-    return etree.tostring(report, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+    return bytes(etree.tostring(report, encoding="UTF-8", xml_declaration=True, pretty_print=True))
 
 
 def write_reports(result: Run, directory: Path) -> list[Path]:

@@ -197,7 +197,8 @@ class MtomTransport(Transport):
                 include = etree.SubElement(document, f"{{{XOP}}}Include", nsmap={"xop": XOP})
                 include.set("href", f"cid:{content_id}")
         if not parts:
-            return super().post_xml(address, envelope, headers)
+            response: requests.Response = super().post_xml(address, envelope, headers)
+            return response
         _, params = mtom.parse_content_type(headers.get("Content-Type", ""))
         content_type, chunks = mtom.build(etree.tostring(envelope, encoding="UTF-8", xml_declaration=True), parts.items(), params.get("action"))
         headers = dict(headers, **{"Content-Type": content_type})

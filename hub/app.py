@@ -36,6 +36,11 @@ INSTALLERS: tuple[str, ...] = ("vihf.soap", "actors.identity", "cda.service", "a
 CONTRACT_SOAP_ENDPOINTS = ("/xds/registry", "/xds/repository", "/pix", "/pdq", "/validation")
 
 
+def _port(listening: IListeningPort) -> int:
+    address: Any = listening.getHost()  # an IPv4Address or IPv6Address
+    return int(address.port)
+
+
 class StoreNotReady(RuntimeError):
     """The configured database is not at the current schema revision."""
 
@@ -46,7 +51,7 @@ class Hub:
     def __init__(self, config: Config, store: Store | None = None, clock: Any = None) -> None:
         self.config = config
         self.store = store or Store(config.db_url)
-        self.clock = clock or reactor
+        self.clock: Any = clock or reactor
         self.metrics = Metrics()
         self.soap_limits = soap.Limits(
             max_bytes=config.server.max_request_bytes,
@@ -58,7 +63,7 @@ class Hub:
         self.mllp = hl7v2.Router()
         self.authenticator: endpoints.Authenticator | None = None
         self.threadpool = ThreadPool(minthreads=2, maxthreads=config.server.thread_pool_size, name="tsnhub")
-        self.inflight: set[defer.Deferred] = set()
+        self.inflight: set[defer.Deferred[Any]] = set()
         self.ports: list[IListeningPort] = []
         self._mllp_factory: mllp.MLLPFactory | None = None
         for path in CONTRACT_SOAP_ENDPOINTS:
@@ -90,7 +95,7 @@ class Hub:
 
     # -- work off the reactor ---------------------------------------------------------
 
-    def in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred:
+    def in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run blocking work in the hub's thread pool; tracked for a clean shutdown."""
         d = threads.deferToThreadPool(self.clock, self.threadpool, function, *args, **kwargs)
         self.inflight.add(d)
@@ -211,9 +216,9 @@ class Hub:
             self.config.server.max_mllp_message_bytes,
             mllp.Timeouts(self.config.server.idle_timeout_seconds, self.config.server.mllp_idle_timeout_seconds or None),
         )
-        tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)  # type: ignore[attr-defined]
+        tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)
         self.ports = [https, tcp]
-        return https.getHost().port, tcp.getHost().port
+        return _port(https), _port(tcp)
 
     @defer.inlineCallbacks
     def shutdown(self) -> Any:
@@ -249,7 +254,7 @@ def serve(config: Config) -> int:
     https_port, mllp_port = hub.listen(config.server.host, config.server.https_port, config.server.mllp_port)
     print(f"listening https {config.server.host}:{https_port}", flush=True)
     print(f"listening mllp {config.server.host}:{mllp_port}", flush=True)
-    reactor.addSystemEventTrigger("before", "shutdown", hub.shutdown)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", hub.shutdown)
+    reactor.run()
     print("stopped", file=sys.stderr, flush=True)
     return 0

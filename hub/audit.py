@@ -15,7 +15,7 @@ from hub.store import Store
 from hub.store.models.audit import AuditRecord
 
 MAX_DETAIL = 2000
-_INSERT = insert(AuditRecord.__table__)
+_INSERT = insert(AuditRecord.__table__)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,7 @@ def _section(cls: type[Any], name: str, values: Any) -> Any:
 
 
 _SECTIONS = {f.name: f for f in dataclasses.fields(Config) if f.name not in {"data_dir", "pki_dir"}}
+_SECTION_TYPES: dict[str, type[Any]] = {name: type(getattr(Config(), name)) for name in _SECTIONS}
 
 
 def load(path: Path | None) -> Config:
@@ -166,6 +167,5 @@ def load(path: Path | None) -> Config:
     for name, values in raw.items():
         if name not in _SECTIONS:
             raise ConfigError(f"unknown section [{name}]")
-        section_type = _SECTIONS[name].default_factory  # type: ignore[misc]
-        setattr(config, name, _section(section_type, name, values))
+        setattr(config, name, _section(_SECTION_TYPES[name], name, values))
     return config

@@ -57,7 +57,7 @@ class SoapEndpoint:
         tree = etree.parse(str(self.wsdl), etree.XMLParser(resolve_entities=False, no_network=True))
         for element in tree.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address", "{http://schemas.xmlsoap.org/wsdl/soap/}address"):
             element.set("location", location)
-        return etree.tostring(tree, encoding="UTF-8", xml_declaration=True)
+        return bytes(etree.tostring(tree, encoding="UTF-8", xml_declaration=True))
 
 
 @dataclass
@@ -118,9 +118,9 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
     except Exception:
         log.exception("internal error in %s %s", endpoint.path, transaction)
         outcome = "error"
-        fault = soap.SoapFault("Receiver", "internal error; the request was not processed")
-        fault.relates_to = request.message_id if request is not None else None
+        internal = soap.SoapFault("Receiver", "internal error; the request was not processed")
+        internal.relates_to = request.message_id if request is not None else None
         hub.audit(audit.AuditEvent(transaction, outcome, peer=peer.address, detail="internal error"))
-        return soap.encode_fault(fault)
+        return soap.encode_fault(internal)
     finally:
         hub.metrics.observe("https", endpoint.path, transaction, outcome, time.perf_counter() - started)

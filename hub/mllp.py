@@ -9,6 +9,7 @@ Deferred of the response bytes and knows nothing of HL7 beyond that.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass
 
 from twisted.internet import defer, protocol
@@ -18,7 +19,7 @@ from twisted.python import log
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
 
-Processor = Callable[[bytes, bool, str], defer.Deferred]  # (frame, oversized, peer) -> Deferred[bytes]
+Processor = Callable[[bytes, bool, str], "defer.Deferred[bytes]"]  # (frame, oversized, peer) -> Deferred[bytes]
 
 
 def frame(message: bytes) -> bytes:
@@ -45,7 +46,7 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
         self._buffer = bytearray()
         self._in_frame = False
         self._oversized = False
-        self._queue: defer.Deferred = defer.succeed(None)
+        self._queue: defer.Deferred[Any] = defer.succeed(None)
         self.pending = 0
 
     def connectionMade(self) -> None:
@@ -96,7 +97,7 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
     def _enqueue(self, message: bytes, oversized: bool) -> None:
         self.pending += 1
 
-        def run(_: object) -> defer.Deferred:
+        def run(_: object) -> defer.Deferred[bytes]:
             return self._process(message, oversized, self._peer())
 
         def reply(response: bytes | None) -> None:

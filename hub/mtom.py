@@ -115,7 +115,9 @@ def split(body: bytes, boundary: str, start: str | None, max_parts: int) -> Mult
     return Multipart(root=root, attachments=attachments)
 
 
-def build(root_xml: bytes, attachments: Iterable[tuple[str, bytes]], action: str | None) -> tuple[str, list[bytes]]:
+def build(
+    root_xml: bytes, attachments: Iterable[tuple[str, bytes | memoryview]], action: str | None
+) -> tuple[str, list[bytes | memoryview]]:
     """Build an MTOM message; returns its Content-Type header and body chunks (not joined)."""
     boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
     root_id = f"root.{uuid.uuid4().hex}@tsnhub"
@@ -123,7 +125,7 @@ def build(root_xml: bytes, attachments: Iterable[tuple[str, bytes]], action: str
     root_type = f'application/xop+xml; charset=UTF-8; type="{start_info}"'
     if action:
         root_type += f'; action="{action}"'
-    chunks = [
+    chunks: list[bytes | memoryview] = [
         f"--{boundary}\r\nContent-Type: {root_type}\r\nContent-Transfer-Encoding: binary\r\n"
         f"Content-ID: <{root_id}>\r\n\r\n".encode("ascii"),
         root_xml,

@@ -73,7 +73,7 @@ def make_ca(common_name: str = "tsnhub development CA", days: int = 3650) -> Iss
 def issue(
     ca: Issued,
     common_name: str,
-    usage: ExtendedKeyUsageOID | None,
+    usage: x509.ObjectIdentifier | None,
     days: int = 825,
     dns: tuple[str, ...] = (),
     ips: tuple[str, ...] = (),

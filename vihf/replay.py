@@ -17,7 +17,7 @@ from hub.store.models.vihf import VihfReplay
 
 PURGE_INTERVAL = timedelta(seconds=60)
 # Built once: a statement generated per request costs more than the insert itself.
-_INSERT = insert(VihfReplay.__table__)
+_INSERT = insert(VihfReplay.__table__)  # type: ignore[arg-type]
 
 
 class ReplayCache:

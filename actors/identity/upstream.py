@@ -504,7 +504,7 @@ def consult(hub: Any, search: DemographicsQuery, requester: str) -> bool:
     pdq = getattr(service, "upstream_pdq", None)
     if service is None or pdq is None:
         return False
-    return pdq.consult_on_miss(service, search, requester) > 0
+    return bool(pdq.consult_on_miss(service, search, requester) > 0)
 
 
 def _feeding(incoming: IncomingIdentity) -> Callable[[Session, Context], str]:

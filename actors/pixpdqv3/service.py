@@ -61,7 +61,7 @@ def run_feed(hub: Hub, message_id: str, message: feed.FeedRequest) -> None:
                     core.merge(session, ctx, message.incoming, message.prior, feed.PRIOR_SEGMENT)
                 else:
                     core.feed(session, ctx, message.incoming)
-                if consumers and (ctx.xref_changed or ctx.xref_forced):
+                if service is not None and consumers and (ctx.xref_changed or ctx.xref_forced):
                     ctx.notifications = notify.enqueue(
                         session, consumers, ctx.xref_changed, ctx.xref_forced, service.identity, ctx.now
                     )

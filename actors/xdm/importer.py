@@ -102,8 +102,9 @@ def _cross_reference(session: Session, source_id: str, affinity_domain: str) -> 
 
 def _medium_patient(root: etree._Element) -> str | None:
     for identifier in root.iter(f"{RIM}ExternalIdentifier"):
-        if identifier.get("identificationScheme") in PATIENT_SCHEMES and identifier.get("value"):
-            return identifier.get("value")
+        value = identifier.get("value")
+        if identifier.get("identificationScheme") in PATIENT_SCHEMES and value:
+            return str(value)
     return None
 
 
