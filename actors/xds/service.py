@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lxml import etree
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from actors.xds import access, identity_feed, query, update, valuesets
@@ -43,9 +43,24 @@ REPOSITORY_PATH = "/xds/repository"
 log = logging.getLogger(__name__)
 
 
+# Unique indexes that a concurrent transaction can hit after the registry's own checks
+# passed (they read before the other committed): what each means in XDS terms.
+_CONFLICTS = (
+    (("ix_xds_document_entry_unique_id", "xds_document_entry.unique_id"),
+     c.XDSDuplicateUniqueIdInRegistry, "a document with this uniqueId was registered meanwhile; nothing was recorded"),
+    (("ix_xds_document_entry_lid", "xds_document_entry.lid"),
+     c.XDSMetadataVersionError, "the entry was updated by another submission meanwhile; nothing was recorded"),
+)
+
+
 def _store_error(code: str, transaction: str, error: SQLAlchemyError) -> list[RegistryError]:
     """A store failure rolled the transaction back: say so in the transaction's terms.
     Only the error class is logged: the statement parameters hold metadata and content."""
+    if isinstance(error, IntegrityError):
+        text = str(error.orig)
+        for markers, conflict, context in _CONFLICTS:
+            if any(marker in text for marker in markers):
+                return [RegistryError(conflict, context)]
     log.error("store error (%s) during %s; the transaction was rolled back", type(error).__name__, transaction)
     return [RegistryError(code, "the store could not complete the transaction; nothing was recorded")]
 

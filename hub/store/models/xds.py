@@ -50,8 +50,11 @@ class XdsDocumentEntry(Base):
         Index("ix_xds_document_entry_find", "patient_id", "status", "object_type", "creation_time"),
         Index("ix_xds_document_entry_class", "patient_id", "class_code"),
         Index("ix_xds_document_entry_type", "patient_id", "type_code"),
-        Index("ix_xds_document_entry_unique_id", "unique_id"),
-        Index("ix_xds_document_entry_lid", "lid", "version"),
+        # One row per (uniqueId, version) and per (logical id, version): two concurrent
+        # submissions of one document, or two concurrent updates of one entry, cannot
+        # both commit (PostgreSQL's READ COMMITTED would let both pre-checks pass).
+        Index("ix_xds_document_entry_unique_id", "unique_id", "version", unique=True),
+        Index("ix_xds_document_entry_lid", "lid", "version", unique=True),
     )
 
 
