@@ -59,6 +59,10 @@ class Medium:
     readme_txt: bytes | None
 
 
+# What the standard library decompresses (XDM media use stored or deflated entries).
+_COMPRESSIONS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+
+
 def _check_name(info: zipfile.ZipInfo) -> PurePosixPath:
     raw = info.filename.replace("\\", "/")
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
@@ -81,10 +85,12 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budge
         raise MediumError(f"the medium expands beyond {limits.max_total_bytes} bytes")
     if declared > 1024 * 1024 and declared > limits.max_ratio * max(info.compress_size, 1):
         raise MediumError(f"entry {info.filename!r} has a suspicious compression ratio")
+    if info.compress_type not in _COMPRESSIONS:
+        raise MediumError(f"entry {info.filename!r} uses an unsupported compression method")
     try:
         with archive.open(info) as handle:
             data = handle.read(declared + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise MediumError(f"entry {info.filename!r} cannot be read: {exc}") from None
     if len(data) != declared:
         raise MediumError(f"entry {info.filename!r} does not match its declared size")

@@ -3,8 +3,6 @@ configured PIX consumer when cross-references change, and retries a consumer tha
 refused a notification."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,51 +10,12 @@ from pathlib import Path
 import pytest
 
 from conformance.hubprocess import launch_hub
-
-
-class FakeConsumer:
-    """A PIX consumer on loopback: records what it receives, answers AA (or AE)."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.received: list[str] = []
-        self.answer = "AA"
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            with connection:
-                buffer = b""
-                while b"\x1c\x0d" not in buffer:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    buffer += chunk
-                message = buffer[buffer.find(b"\x0b") + 1: buffer.find(b"\x1c\x0d")].decode()
-                control = message.split("\r")[0].split("|")[9]
-                answer, self.answer = self.answer, "AA"
-                if answer == "AA":
-                    self.received.append(message)
-                connection.sendall(f"\x0bMSH|^~\\&|C|C|TSNHUB|TSNHUB|20250101||ACK^A31^ACK|A{control}|P|2.5\rMSA|{answer}|{control}\r\x1c\x0d".encode())
-
-    def wait(self, count: int, timeout: float = 15.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.received
-
-    def close(self) -> None:
-        self.server.close()
+from conformance.pix_consumer import PixConsumer
 
 
 @pytest.fixture
-def consumer() -> Iterator[FakeConsumer]:
-    fake = FakeConsumer()
+def consumer() -> Iterator[PixConsumer]:
+    fake = PixConsumer()
     yield fake
     fake.close()
 
@@ -72,7 +31,7 @@ def feed(ipp: str, authority: str, extra: str = "") -> str:
 INS = "~179114410905287^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
 
 
-def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path, pki: Path, consumer: FakeConsumer) -> None:
+def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path, pki: Path, consumer: PixConsumer) -> None:
     config = (
         '[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\n'
         f'pix_consumers = ["127.0.0.1:{consumer.port}"]\n'
@@ -95,7 +54,7 @@ def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path,
     }
 
 
-def test_a_refused_notification_is_kept_for_a_retry(tmp_path: Path, pki: Path, consumer: FakeConsumer) -> None:
+def test_a_refused_notification_is_kept_for_a_retry(tmp_path: Path, pki: Path, consumer: PixConsumer) -> None:
     import sqlite3
 
     config = f'[identity]\naccepted_domains = ["2.999.1.10.1"]\npix_consumers = ["127.0.0.1:{consumer.port}"]\n'

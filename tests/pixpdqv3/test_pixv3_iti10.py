@@ -2,62 +2,24 @@
 consumers (ITI-10 ADT^A31 over MLLP), as an ITI-8 feed is."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance.hubprocess import launch_hub
+from conformance.pix_consumer import PixConsumer
 from pixpdqv3_support import ACTION, feed, send
 
 
-class Consumer:
-    """A PIX consumer on loopback recording the messages it acknowledges."""
-
-    def __init__(self) -> None:
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.received: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return
-            with connection:
-                buffer = b""
-                while b"\x1c\x0d" not in buffer:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    buffer += chunk
-                message = buffer[buffer.find(b"\x0b") + 1: buffer.find(b"\x1c\x0d")].decode()
-                control = message.split("\r")[0].split("|")[9]
-                self.received.append(message)
-                connection.sendall(
-                    f"\x0bMSH|^~\\&|C|C|TSNHUB|TSNHUB|20260101||ACK^A31^ACK|A{control}|P|2.5\rMSA|AA|{control}\r\x1c\x0d".encode()
-                )
-
-    def wait(self, count: int, timeout: float = 15.0) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return self.received
-
-
 @pytest.fixture
-def consumer() -> Iterator[Consumer]:
-    fake = Consumer()
+def consumer() -> Iterator[PixConsumer]:
+    fake = PixConsumer()
     yield fake
-    fake.server.close()
+    fake.close()
 
 
-def test_iti44_new_cross_reference_is_notified_by_iti10(tmp_path: Path, pki: Path, consumer: Consumer) -> None:
+def test_iti44_new_cross_reference_is_notified_by_iti10(tmp_path: Path, pki: Path, consumer: PixConsumer) -> None:
     config = (
         '[security]\nrequire_vihf = false\n\n[identity]\n'
         f'accepted_domains = ["1.2.250.1.999.10.1", "1.2.250.1.999.10.2"]\npix_consumers = ["127.0.0.1:{consumer.port}"]\n'

@@ -109,3 +109,12 @@ def test_a_medium_without_metadata_is_refused() -> None:
 def test_not_a_zip_is_refused() -> None:
     with pytest.raises(medium.MediumError, match="not a ZIP"):
         medium.read(b"%PDF-1.4 not a zip")
+
+
+def test_an_unsupported_compression_method_is_refused() -> None:
+    data = bytearray(_zip([("IHE_XDM/SUBSET01/METADATA.XML", METADATA), ("IHE_XDM/SUBSET01/DOC.XML", b"A" * 100)], zipfile.ZIP_STORED))
+    # Method 99 (AE-x encryption wrapper) in the central directory entry of DOC.XML.
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 10 : central + 12] = (99).to_bytes(2, "little")
+    with pytest.raises(medium.MediumError, match="unsupported compression"):
+        medium.read(bytes(data))
