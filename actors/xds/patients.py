@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actors.xds import datatypes as dt
@@ -29,7 +30,8 @@ class StorePatientDirectory:
     def is_known(self, patient_id_cx: str) -> bool:
         if dt.check_cx(patient_id_cx) or dt.cx_authority(patient_id_cx) != self.affinity_domain:
             return False
-        if self.session.get(XdsKnownPatient, patient_id_cx) is not None:
+        known = self.session.execute(select(XdsKnownPatient.patient_id).where(XdsKnownPatient.patient_id == patient_id_cx))
+        if known.first() is not None:
             return True
         return _identity_knows(self.session, patient_id_cx)
 

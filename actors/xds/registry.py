@@ -8,12 +8,13 @@ it raises `XdsFailure` with the errors otherwise (the caller rolls back).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from lxml import etree
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
@@ -32,7 +33,6 @@ from actors.xds.metadata import (
 from actors.xds.patients import PatientDirectory
 from actors.xds.validation import ITI42, ValidationContext, validate_submission
 from hub.store.models.xds import (
-    PatientObject,
     XdsAssociation,
     XdsAuthor,
     XdsCode,
@@ -112,61 +112,91 @@ def _set_slot(element: etree._Element, name: str, values: list[str]) -> None:
         element.insert(0, slot)
 
 
-def document_row(entry: DocumentEntry, lid: str, version: int) -> XdsDocumentEntry:
+def document_row(entry: DocumentEntry, lid: str, version: int) -> dict[str, Any]:
+    """The xds_document_entry row of `entry` (a Core insert parameter set)."""
     size = entry.slot("size")
-    return XdsDocumentEntry(
-        uuid=entry.id,
-        lid=lid,
-        version=version,
-        unique_id=entry.unique_id or "",
-        patient_id=entry.patient_id or "",
-        status=c.STATUS_APPROVED,
-        object_type=entry.object_type or c.DOCUMENT_ENTRY_STABLE,
-        class_code=_code_key(entry, c.XDSDocumentEntry_classCode),
-        type_code=_code_key(entry, c.XDSDocumentEntry_typeCode),
-        format_code=_code_key(entry, c.XDSDocumentEntry_formatCode),
-        healthcare_facility_type_code=_code_key(entry, c.XDSDocumentEntry_healthCareFacilityTypeCode),
-        practice_setting_code=_code_key(entry, c.XDSDocumentEntry_practiceSettingCode),
-        creation_time=_padded(entry.slot("creationTime")),
-        service_start_time=_padded(entry.slot("serviceStartTime")),
-        service_stop_time=_padded(entry.slot("serviceStopTime")),
-        repository_unique_id=entry.slot("repositoryUniqueId"),
-        hash=(entry.slot("hash") or "").lower() or None,
-        size=int(size) if size and size.isdigit() else None,
-        mime_type=entry.mime_type,
-        xml=_xml(entry.element),
-    )
+    return {
+        "uuid": entry.id,
+        "lid": lid,
+        "version": version,
+        "unique_id": entry.unique_id or "",
+        "patient_id": entry.patient_id or "",
+        "status": c.STATUS_APPROVED,
+        "object_type": entry.object_type or c.DOCUMENT_ENTRY_STABLE,
+        "class_code": _code_key(entry, c.XDSDocumentEntry_classCode),
+        "type_code": _code_key(entry, c.XDSDocumentEntry_typeCode),
+        "format_code": _code_key(entry, c.XDSDocumentEntry_formatCode),
+        "healthcare_facility_type_code": _code_key(entry, c.XDSDocumentEntry_healthCareFacilityTypeCode),
+        "practice_setting_code": _code_key(entry, c.XDSDocumentEntry_practiceSettingCode),
+        "creation_time": _padded(entry.slot("creationTime")),
+        "service_start_time": _padded(entry.slot("serviceStartTime")),
+        "service_stop_time": _padded(entry.slot("serviceStopTime")),
+        "repository_unique_id": entry.slot("repositoryUniqueId"),
+        "hash": (entry.slot("hash") or "").lower() or None,
+        "size": int(size) if size and size.isdigit() else None,
+        "mime_type": entry.mime_type,
+        "xml": _xml(entry.element),
+    }
 
 
-def _index_rows(entry: RegistryObject, author_scheme: str | None, codes: Mapping[str, str]) -> list[object]:
-    rows: list[object] = []
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+ENTRIES = _table(XdsDocumentEntry)
+SUBMISSION_SETS = _table(XdsSubmissionSet)
+FOLDERS = _table(XdsFolder)
+ASSOCIATIONS = _table(XdsAssociation)
+CODES = _table(XdsCode)
+AUTHORS = _table(XdsAuthor)
+REFERENCE_IDS = _table(XdsReferenceId)
+# Insert order of `Writer.write` (no foreign keys: the order only keeps statements stable).
+WRITE_ORDER = (SUBMISSION_SETS, ENTRIES, FOLDERS, ASSOCIATIONS, CODES, AUTHORS, REFERENCE_IDS)
+
+
+class Existing(NamedTuple):
+    """A registered object found by entryUUID: what the relationship rules read."""
+
+    uuid: str
+    patient_id: str | None
+    status: str
+
+
+def _index_rows(entry: RegistryObject, author_scheme: str | None, codes: Mapping[str, str]) -> Iterable[tuple[Table, dict[str, Any]]]:
     for kind, scheme in codes.items():
-        rows.extend(XdsCode(object_uuid=entry.id, kind=kind, code=code.key) for code in entry.codes(scheme))
+        for code in entry.codes(scheme):
+            yield CODES, {"object_uuid": entry.id, "kind": kind, "code": code.key}
     if author_scheme:
-        rows.extend(
-            XdsAuthor(object_uuid=entry.id, person=author.person[:256])
-            for author in entry.authors(author_scheme)
-            if author.person
-        )
-    return rows
+        for author in entry.authors(author_scheme):
+            if author.person:
+                yield AUTHORS, {"object_uuid": entry.id, "person": author.person[:256]}
 
 
-def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, object]]:
-    """Registry objects among `uuids`: uuid -> (kind, row)."""
-    found: dict[str, tuple[str, object]] = {}
+# One round trip answers every lookup of the registry checks: submitted uniqueIds already
+# registered, entryUUIDs already used, and the registered ends of the associations.
+_KINDS = (
+    ("DocumentEntry", XdsDocumentEntry),
+    ("Folder", XdsFolder),
+    ("SubmissionSet", XdsSubmissionSet),
+)
+
+
+def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, Existing]]:
+    """Registry objects among `uuids`: uuid -> (kind, what the rules read)."""
     if not uuids:
-        return found
-    models: tuple[tuple[str, type[PatientObject | XdsAssociation]], ...] = (
-        ("DocumentEntry", XdsDocumentEntry),
-        ("Folder", XdsFolder),
-        ("SubmissionSet", XdsSubmissionSet),
-        ("Association", XdsAssociation),
+        return {}
+    wanted = sorted(uuids)
+    parts = [
+        select(literal(kind).label("kind"), model.uuid, model.patient_id, model.status).where(model.uuid.in_(wanted))
+        for kind, model in _KINDS
+    ]
+    parts.append(
+        select(
+            literal("Association").label("kind"), XdsAssociation.uuid, null().label("patient_id"), XdsAssociation.status
+        ).where(XdsAssociation.uuid.in_(wanted))
     )
-    for kind, model in models:
-        rows: list[PatientObject | XdsAssociation] = list(session.scalars(select(model).where(model.uuid.in_(uuids))))
-        for row in rows:
-            found[row.uuid] = (kind, row)
-    return found
+    return {row.uuid: (row.kind, Existing(row.uuid, row.patient_id, row.status)) for row in session.execute(union_all(*parts))}
 
 
 @dataclass
@@ -191,130 +221,158 @@ def check_against_registry(
         )
     doc_unique = {d.unique_id: d for d in submission.documents if d.unique_id}
     updated_lids = {d.lid for d in submission.documents if update_mode and d.lid and d.lid != d.id}
+    folder_unique = {f.unique_id: f for f in submission.folders if f.unique_id}
+    folder_lids = {f.lid for f in submission.folders if update_mode and f.lid and f.lid != f.id}
+    uuids = sorted({o.id for o in submission.objects if o.id.startswith("urn:uuid:")})
+    # Every lookup in one statement (one round trip): ("D"ocument | "S"ubmission set |
+    # "F"older, uniqueId, lid, hash) for registered uniqueIds, ("U", entryUUID) for used UUIDs.
+    parts: list[Any] = []
     if doc_unique:
-        for row in session.execute(
-            select(XdsDocumentEntry.unique_id, XdsDocumentEntry.lid, XdsDocumentEntry.hash).where(
-                XdsDocumentEntry.unique_id.in_(doc_unique)
+        parts.append(
+            select(literal("D").label("kind"), ENTRIES.c.unique_id.label("key"), ENTRIES.c.lid, ENTRIES.c.hash).where(
+                ENTRIES.c.unique_id.in_(sorted(doc_unique))
             )
-        ):
-            entry = doc_unique[row.unique_id]
-            if row.lid in updated_lids and entry.lid == row.lid:
-                continue
-            submitted_hash = (entry.slot("hash") or "").lower()
-            if submitted_hash and row.hash and submitted_hash != row.hash:
-                errors.append(
-                    RegistryError(
-                        c.XDSNonIdenticalHash,
-                        f"uniqueId {row.unique_id} is registered with another hash",
-                        entry.id,
-                    )
-                )
-            else:
-                errors.append(
-                    RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {row.unique_id} is already registered", entry.id)
-                )
-    if ss.unique_id and session.scalar(select(XdsSubmissionSet.uuid).where(XdsSubmissionSet.unique_id == ss.unique_id)):
+        )
+    if ss.unique_id:
+        parts.append(
+            select(literal("S"), SUBMISSION_SETS.c.unique_id, null(), null()).where(SUBMISSION_SETS.c.unique_id == ss.unique_id)
+        )
+    if folder_unique:
+        parts.append(
+            select(literal("F"), FOLDERS.c.unique_id, FOLDERS.c.lid, null()).where(FOLDERS.c.unique_id.in_(sorted(folder_unique)))
+        )
+    if uuids:
+        parts.extend(
+            select(literal("U"), table.c.uuid, null(), null()).where(table.c.uuid.in_(uuids))
+            for table in (ENTRIES, FOLDERS, SUBMISSION_SETS, ASSOCIATIONS)
+        )
+    found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": []}
+    if parts:
+        for row in session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+            found[row[0]].append(row)
+    for kind, unique_id, lid, registered_hash in found["D"]:
+        entry = doc_unique[unique_id]
+        if lid in updated_lids and entry.lid == lid:
+            continue
+        submitted_hash = (entry.slot("hash") or "").lower()
+        if submitted_hash and registered_hash and submitted_hash != registered_hash:
+            errors.append(
+                RegistryError(c.XDSNonIdenticalHash, f"uniqueId {unique_id} is registered with another hash", entry.id)
+            )
+        else:
+            errors.append(
+                RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {unique_id} is already registered", entry.id)
+            )
+    if found["S"]:
         errors.append(
             RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {ss.unique_id} is already registered", ss.id)
         )
-    folder_unique = {f.unique_id: f for f in submission.folders if f.unique_id}
-    folder_lids = {f.lid for f in submission.folders if update_mode and f.lid and f.lid != f.id}
-    if folder_unique:
-        for folder_row in session.execute(select(XdsFolder.unique_id, XdsFolder.lid).where(XdsFolder.unique_id.in_(folder_unique))):
-            if folder_row.lid in folder_lids:
-                continue
-            folder = folder_unique[folder_row.unique_id]
-            errors.append(
-                RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {folder_row.unique_id} is already registered", folder.id)
-            )
-    uuids = {o.id for o in submission.objects if o.id.startswith("urn:uuid:")}
-    for uuid_ in _existing_objects(session, uuids):
+    for kind, unique_id, lid, _hash in found["F"]:
+        if lid in folder_lids:
+            continue
+        errors.append(
+            RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {unique_id} is already registered", folder_unique[unique_id].id)
+        )
+    for uuid_ in sorted({row[1] for row in found["U"]}):
         errors.append(RegistryError(c.XDSRegistryMetadataError, f"entryUUID {uuid_} is already in the registry", uuid_))
     return errors
 
 
 class Writer:
-    """Writes the objects of one accepted submission in the caller's session."""
+    """Collects the rows of one accepted submission and writes them in the caller's
+    transaction: one Core insert per table (the ORM's unit of work is not needed to
+    insert rows nobody reads back)."""
 
     def __init__(self, session: Session, submission: Submission, now: str) -> None:
         self.session = session
         self.submission = submission
         self.now = now
         self.touched_folders: set[str] = set()
-        self.rows: list[object] = []
+        self.rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in WRITE_ORDER}
+
+    def _add(self, rows: Iterable[tuple[Table, dict[str, Any]]]) -> None:
+        for table, row in rows:
+            self.rows[table].append(row)
 
     def add_document(self, entry: DocumentEntry, lid: str, version: int) -> None:
         _set_version(entry.element, lid, version)
-        self.rows.append(document_row(entry, lid, version))
-        self.rows.extend(
+        self.rows[ENTRIES].append(document_row(entry, lid, version))
+        self._add(
             _index_rows(
                 entry,
                 c.XDSDocumentEntry_author,
                 {CODE_EVENT: c.XDSDocumentEntry_eventCodeList, CODE_CONFIDENTIALITY: c.XDSDocumentEntry_confidentialityCode},
             )
         )
-        self.rows.extend(
-            XdsReferenceId(object_uuid=entry.id, value=value[:256]) for value in entry.slots.get(c.SLOT_REFERENCE_ID_LIST, [])
+        self.rows[REFERENCE_IDS].extend(
+            {"object_uuid": entry.id, "value": value[:256]} for value in entry.slots.get(c.SLOT_REFERENCE_ID_LIST, [])
         )
 
     def add_submission_set(self, ss: SubmissionSet) -> None:
         _set_version(ss.element, ss.id, 1)
-        self.rows.append(
-            XdsSubmissionSet(
-                uuid=ss.id,
-                unique_id=ss.unique_id or "",
-                patient_id=ss.patient_id or "",
-                status=c.STATUS_APPROVED,
-                source_id=ss.identifier(c.XDSSubmissionSet_sourceId) or "",
-                submission_time=dt.pad_dtm(ss.slot("submissionTime") or ""),
-                content_type_code=_code_key(ss, c.XDSSubmissionSet_contentTypeCode),
-                xml=_xml(ss.element),
-            )
+        self.rows[SUBMISSION_SETS].append(
+            {
+                "uuid": ss.id,
+                "unique_id": ss.unique_id or "",
+                "patient_id": ss.patient_id or "",
+                "status": c.STATUS_APPROVED,
+                "source_id": ss.identifier(c.XDSSubmissionSet_sourceId) or "",
+                "submission_time": dt.pad_dtm(ss.slot("submissionTime") or ""),
+                "content_type_code": _code_key(ss, c.XDSSubmissionSet_contentTypeCode),
+                "xml": _xml(ss.element),
+            }
         )
-        self.rows.extend(_index_rows(ss, c.XDSSubmissionSet_author, {}))
+        self._add(_index_rows(ss, c.XDSSubmissionSet_author, {}))
 
     def add_folder(self, folder: Folder, lid: str, version: int) -> None:
         _set_version(folder.element, lid, version)
         for slot in folder.element.findall(f"{RIM}Slot"):
             if slot.get("name") == c.SLOT_LAST_UPDATE_TIME:
                 folder.element.remove(slot)
-        self.rows.append(
-            XdsFolder(
-                uuid=folder.id,
-                lid=lid,
-                version=version,
-                unique_id=folder.unique_id or "",
-                patient_id=folder.patient_id or "",
-                status=c.STATUS_APPROVED,
-                last_update_time=self.now,
-                xml=_xml(folder.element),
-            )
+        self.rows[FOLDERS].append(
+            {
+                "uuid": folder.id,
+                "lid": lid,
+                "version": version,
+                "unique_id": folder.unique_id or "",
+                "patient_id": folder.patient_id or "",
+                "status": c.STATUS_APPROVED,
+                "last_update_time": self.now,
+                "xml": _xml(folder.element),
+            }
         )
-        self.rows.extend(_index_rows(folder, None, {CODE_FOLDER: c.XDSFolder_codeList}))
+        self._add(_index_rows(folder, None, {CODE_FOLDER: c.XDSFolder_codeList}))
 
     def add_association(self, association: Association) -> None:
         for attribute in ("status", "home"):
             if attribute in association.element.attrib:
                 del association.element.attrib[attribute]
-        self.rows.append(
-            XdsAssociation(
-                uuid=association.id,
-                association_type=association.association_type,
-                source=association.source,
-                target=association.target,
-                status=c.STATUS_APPROVED,
-                xml=_xml(association.element),
-            )
+        self.rows[ASSOCIATIONS].append(
+            {
+                "uuid": association.id,
+                "association_type": association.association_type,
+                "source": association.source,
+                "target": association.target,
+                "status": c.STATUS_APPROVED,
+                "xml": _xml(association.element),
+            }
         )
 
-    def add_to_session(self) -> None:
-        """Hand the rows to the session (written when the transaction commits)."""
-        self.session.add_all(self.rows)
-        self.rows = []
+    def write(self) -> None:
+        """Insert the collected rows (executed now, committed with the transaction)."""
+        for table in WRITE_ORDER:
+            rows = self.rows[table]
+            if rows:
+                self.session.execute(_INSERTS[table], rows)
+                self.rows[table] = []
         if self.touched_folders:
             self.session.execute(
-                update(XdsFolder).where(XdsFolder.uuid.in_(self.touched_folders)).values(last_update_time=self.now)
+                update(FOLDERS).where(FOLDERS.c.uuid.in_(sorted(self.touched_folders))).values(last_update_time=self.now)
             )
+
+
+# Built once: the statements of every ITI-41/42/57.
+_INSERTS = {table: insert(table) for table in WRITE_ORDER}
 
 
 def new_association(kind: str, source: str, target: str) -> Association:
@@ -328,7 +386,7 @@ def new_association(kind: str, source: str, target: str) -> Association:
 
 
 def _check_relationships(
-    session: Session, submission: Submission, writer: Writer, existing: dict[str, tuple[str, object]]
+    session: Session, submission: Submission, writer: Writer, existing: dict[str, tuple[str, Existing]]
 ) -> tuple[list[RegistryError], list[str]]:
     """Associations whose ends are already registered (ITI TF-3 4.2.2): document
     relationships to an Approved entry of the same patient; folder membership of
@@ -357,7 +415,6 @@ def _check_relationships(
                     RegistryError(c.XDSRegistryMetadataError, "a document relationship must target a DocumentEntry", association.id)
                 )
                 continue
-            assert isinstance(row, XdsDocumentEntry)
             if row.patient_id != patient:
                 errors.append(
                     RegistryError(
@@ -385,7 +442,7 @@ def _check_relationships(
                     writer.add_association(new_association(c.HAS_MEMBER, folder_uuid, association.source))
                     writer.touched_folders.add(folder_uuid)
         elif kind == c.HAS_MEMBER:
-            patient_of_target = getattr(row, "patient_id", patient)
+            patient_of_target = row.patient_id if row.patient_id is not None else patient
             if patient_of_target != patient:
                 errors.append(
                     RegistryError(c.XDSPatientIdDoesNotMatch, "the member belongs to another patient", association.id)
@@ -395,7 +452,6 @@ def _check_relationships(
             kind_, row = existing[association.source]
             if kind_ == "Folder":
                 writer.touched_folders.add(association.source)
-                assert isinstance(row, XdsFolder)
                 if row.patient_id != patient:
                     errors.append(
                         RegistryError(c.XDSPatientIdDoesNotMatch, "the folder belongs to another patient", association.id)
@@ -411,7 +467,7 @@ def submitted_locations(submission: Submission, errors: list[RegistryError]) -> 
 
 def deprecate_documents(session: Session, uuids: list[str]) -> None:
     if uuids:
-        session.execute(update(XdsDocumentEntry).where(XdsDocumentEntry.uuid.in_(uuids)).values(status=c.STATUS_DEPRECATED))
+        session.execute(update(ENTRIES).where(ENTRIES.c.uuid.in_(sorted(uuids))).values(status=c.STATUS_DEPRECATED))
 
 
 def register(
@@ -451,8 +507,8 @@ def register(
         writer.add_folder(folder, folder.id, 1)
     for association in submission.associations:
         writer.add_association(association)
+    writer.write()
     deprecate_documents(session, deprecated)
-    writer.add_to_session()
     return Registered(
         patient_id=ss.patient_id or "",
         submission_set=ss.id,

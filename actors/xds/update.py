@@ -157,7 +157,7 @@ def update_document_set(
     writer.add_submission_set(ss)
     for association in submission.associations:
         writer.add_association(association)
-    writer.add_to_session()
+    writer.write()
     if deprecated_documents:
         session.execute(update(XdsDocumentEntry).where(XdsDocumentEntry.uuid.in_(deprecated_documents)).values(status=c.STATUS_DEPRECATED))
     if deprecated_folders:
