@@ -46,7 +46,7 @@ def add(session: Session, event: AuditEvent) -> None:
 
 
 def record(store: Store, event: AuditEvent) -> None:
-    """Record `event` in a transaction of its own (every request; Core, not the ORM unit
-    of work, since this runs once per transaction of every listener)."""
-    with store.engine.begin() as connection:
+    """Record `event` on its own, committed at once (every request: one Core statement in
+    autocommit, not a unit of work and a transaction of its own)."""
+    with store.autocommit.connect() as connection:
         connection.execute(_INSERT, _values(event))

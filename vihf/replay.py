@@ -33,8 +33,8 @@ class ReplayCache:
         not expired (a replay)."""
         row = {"assertion_id": assertion_id, "expires_at": expires_at}
         try:
-            # Core statements on one connection: this runs on every SOAP request.
-            with self.store.engine.begin() as connection:
+            # One Core statement, committed at once: this runs on every SOAP request.
+            with self.store.autocommit.connect() as connection:
                 connection.execute(_INSERT, row)
                 if self._purge_due(now):
                     connection.execute(delete(VihfReplay).where(VihfReplay.expires_at <= now))

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from actors.xds import datatypes as dt
 from hub.store.models.xds import XdsKnownPatient
+
+
+_KNOWN_TABLE = XdsKnownPatient.__table__
+# A Core statement built once (every ITI-41/42/57 asks it).
+_KNOWN = select(_KNOWN_TABLE.c.patient_id).where(_KNOWN_TABLE.c.patient_id == bindparam("patient"))
 
 
 class PatientDirectory(Protocol):
@@ -30,8 +35,7 @@ class StorePatientDirectory:
     def is_known(self, patient_id_cx: str) -> bool:
         if dt.check_cx(patient_id_cx) or dt.cx_authority(patient_id_cx) != self.affinity_domain:
             return False
-        known = self.session.execute(select(XdsKnownPatient.patient_id).where(XdsKnownPatient.patient_id == patient_id_cx))
-        if known.first() is not None:
+        if self.session.execute(_KNOWN, {"patient": patient_id_cx}).first() is not None:
             return True
         return _identity_knows(self.session, patient_id_cx)
 

@@ -8,13 +8,13 @@ it raises `XdsFailure` with the errors otherwise (the caller rolls back).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from lxml import etree
-from sqlalchemy import Table, insert, literal, null, select, union_all, update
+from sqlalchemy import Table, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
@@ -32,6 +32,7 @@ from actors.xds.metadata import (
 )
 from actors.xds.patients import PatientDirectory
 from actors.xds.validation import ITI42, ValidationContext, validate_submission
+from hub.store.bulk import Batch, insert_rows
 from hub.store.models.xds import (
     XdsAssociation,
     XdsAuthor,
@@ -175,11 +176,7 @@ def _index_rows(entry: RegistryObject, author_scheme: str | None, codes: Mapping
 
 # One round trip answers every lookup of the registry checks: submitted uniqueIds already
 # registered, entryUUIDs already used, and the registered ends of the associations.
-_KINDS = (
-    ("DocumentEntry", XdsDocumentEntry),
-    ("Folder", XdsFolder),
-    ("SubmissionSet", XdsSubmissionSet),
-)
+_KINDS = (("DocumentEntry", ENTRIES), ("Folder", FOLDERS), ("SubmissionSet", SUBMISSION_SETS))
 
 
 def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, Existing]]:
@@ -187,14 +184,14 @@ def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str,
     if not uuids:
         return {}
     wanted = sorted(uuids)
-    parts = [
-        select(literal(kind).label("kind"), model.uuid, model.patient_id, model.status).where(model.uuid.in_(wanted))
-        for kind, model in _KINDS
+    parts: list[Any] = [
+        select(literal(kind).label("kind"), table.c.uuid, table.c.patient_id, table.c.status).where(table.c.uuid.in_(wanted))
+        for kind, table in _KINDS
     ]
     parts.append(
-        select(
-            literal("Association").label("kind"), XdsAssociation.uuid, null().label("patient_id"), XdsAssociation.status
-        ).where(XdsAssociation.uuid.in_(wanted))
+        select(literal("Association").label("kind"), ASSOCIATIONS.c.uuid, null().label("patient_id"), ASSOCIATIONS.c.status).where(
+            ASSOCIATIONS.c.uuid.in_(wanted)
+        )
     )
     return {row.uuid: (row.kind, Existing(row.uuid, row.patient_id, row.status)) for row in session.execute(union_all(*parts))}
 
@@ -248,7 +245,8 @@ def check_against_registry(
         )
     found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": []}
     if parts:
-        for row in session.execute(union_all(*parts) if len(parts) > 1 else parts[0]):
+        statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+        for row in session.execute(statement):
             found[row[0]].append(row)
     for kind, unique_id, lid, registered_hash in found["D"]:
         entry = doc_unique[unique_id]
@@ -358,21 +356,15 @@ class Writer:
             }
         )
 
-    def write(self) -> None:
-        """Insert the collected rows (executed now, committed with the transaction)."""
-        for table in WRITE_ORDER:
-            rows = self.rows[table]
-            if rows:
-                self.session.execute(_INSERTS[table], rows)
-                self.rows[table] = []
+    def write(self, *extra: Batch) -> None:
+        """Insert the collected rows, and `extra` batches (the repository's documents),
+        in one round trip where the store allows it; committed with the transaction."""
+        insert_rows(self.session, [*((table, self.rows[table]) for table in WRITE_ORDER), *extra])
+        self.rows = {table: [] for table in WRITE_ORDER}
         if self.touched_folders:
             self.session.execute(
                 update(FOLDERS).where(FOLDERS.c.uuid.in_(sorted(self.touched_folders))).values(last_update_time=self.now)
             )
-
-
-# Built once: the statements of every ITI-41/42/57.
-_INSERTS = {table: insert(table) for table in WRITE_ORDER}
 
 
 def new_association(kind: str, source: str, target: str) -> Association:
@@ -477,9 +469,11 @@ def register(
     settings: RegistrySettings,
     transaction: str = ITI42,
     now: datetime | None = None,
+    extra: Sequence[Batch] = (),
 ) -> Registered:
     """ITI-42 (and the registry part of ITI-41): validate and store `submission`, or raise
-    `XdsFailure`. Runs inside the caller's transaction."""
+    `XdsFailure`. Runs inside the caller's transaction; `extra` rows (the repository's
+    documents) are written with the registry's."""
     errors = validate_submission(submission, ValidationContext(transaction, settings.value_sets))
     if any(e.is_error for e in errors):
         raise XdsFailure(errors)
@@ -507,7 +501,7 @@ def register(
         writer.add_folder(folder, folder.id, 1)
     for association in submission.associations:
         writer.add_association(association)
-    writer.write()
+    writer.write(*extra)
     deprecate_documents(session, deprecated)
     return Registered(
         patient_id=ss.patient_id or "",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lxml import etree
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
@@ -24,7 +24,7 @@ from actors.xds.validation import ITI41
 from hub.store.models.xds import XdsDocument, XdsDocumentEntry
 
 XDSB = f"{{{c.XDSB}}}"
-_INSERT_DOCUMENT = insert(XdsDocument.__table__)  # type: ignore[arg-type]
+_DOCUMENTS: Table = XdsDocument.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -117,22 +117,17 @@ def provide_and_register(
         _set_slot(element, "hash", [digest])
         _set_slot(element, "repositoryUniqueId", [settings.repository_unique_id])
         entries[entry_id].slots.update(size=[str(size)], hash=[digest], repositoryUniqueId=[settings.repository_unique_id])
-    unique_ids = {entry_id: entries[entry_id].unique_id or "" for entry_id in digests}
-    registered = register(session, submission, patients, settings.registry, ITI41)
-    if digests:
-        session.execute(
-            _INSERT_DOCUMENT,
-            [
-                {
-                    "unique_id": unique_ids[entry_id],
-                    "mime_type": entries[entry_id].mime_type,
-                    "size": size,
-                    "hash": digest,
-                    "content": bytes(request.documents[entry_id]),
-                }
-                for entry_id, (size, digest) in digests.items()
-            ],
-        )
+    documents = [
+        {
+            "unique_id": entries[entry_id].unique_id or "",
+            "mime_type": entries[entry_id].mime_type,
+            "size": size,
+            "hash": digest,
+            "content": bytes(request.documents[entry_id]),
+        }
+        for entry_id, (size, digest) in digests.items()
+    ]
+    registered = register(session, submission, patients, settings.registry, ITI41, extra=[(_DOCUMENTS, documents)])
     registered.warnings.extend(warnings)
     return registered
 

@@ -6,6 +6,7 @@ which commits when the block ends and rolls everything back when it raises.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.store import models as _models  # noqa: F401  (registers every table on Base)
@@ -33,6 +35,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A pooled connection that sat unused this long is pinged before use (a server restart or
+# an idle-session timeout may have closed it); busier ones are not, since a ping is one
+# more round trip on every request. A connection found dead in use invalidates the pool.
+IDLE_PING_SECONDS = 10.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in"] = time.monotonic()
+
+
+def _ping_when_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("checked_in", 0.0) < IDLE_PING_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        if not dbapi_connection.autocommit:
+            dbapi_connection.rollback()
+    except Exception as exc:
+        # The pool discards this connection and checks out another one.
+        raise DisconnectionError("stale pooled connection") from exc
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -41,7 +69,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=20, max_overflow=10)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_when_idle)
+    return engine
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -57,6 +88,10 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Same pool, each statement committed on its own: for the one-row records every
+        # request leaves (VIHF replay, audit), where BEGIN and COMMIT would be two more
+        # round trips than the INSERT itself.
+        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
