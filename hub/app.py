@@ -63,6 +63,7 @@ class Hub:
         self.mllp = hl7v2.Router()
         self.authenticator: endpoints.Authenticator | None = None
         self.threadpool = ThreadPool(minthreads=2, maxthreads=config.server.thread_pool_size, name="tsnhub")
+        self.store_pool = ThreadPool(minthreads=1, maxthreads=max(1, config.server.store_threads), name="tsnhub-store")
         self.inflight: set[defer.Deferred[Any]] = set()
         self.ports: list[IListeningPort] = []
         self._mllp_factory: mllp.MLLPFactory | None = None
@@ -71,13 +72,16 @@ class Hub:
 
     # -- registration -----------------------------------------------------------------
 
-    def soap_endpoint(self, path: str, wsdl: Path | None = None) -> endpoints.SoapEndpoint:
-        """The SOAP endpoint at `path`, created on first use."""
+    def soap_endpoint(self, path: str, wsdl: Path | None = None, store_bound: bool | None = None) -> endpoints.SoapEndpoint:
+        """The SOAP endpoint at `path`, created on first use. A store-bound endpoint (its
+        operations do SQL and XML work only) is served by the small store pool."""
         endpoint = self.soap_endpoints.get(path)
         if endpoint is None:
             endpoint = self.soap_endpoints[path] = endpoints.SoapEndpoint(path, wsdl)
         elif wsdl is not None:
             endpoint.wsdl = wsdl
+        if store_bound is not None:
+            endpoint.store_bound = store_bound
         return endpoint
 
     def mount(self, path: str, resource: Any) -> None:
@@ -97,7 +101,14 @@ class Hub:
 
     def in_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run blocking work in the hub's thread pool; tracked for a clean shutdown."""
-        d = threads.deferToThreadPool(self.clock, self.threadpool, function, *args, **kwargs)
+        return self._track(threads.deferToThreadPool(self.clock, self.threadpool, function, *args, **kwargs))
+
+    def in_store_thread(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
+        """Run store-bound work (no outbound call) in the store pool (`[server]
+        store_threads`); tracked for a clean shutdown."""
+        return self._track(threads.deferToThreadPool(self.clock, self.store_pool, function, *args, **kwargs))
+
+    def _track(self, d: defer.Deferred[T]) -> defer.Deferred[T]:
         self.inflight.add(d)
 
         def done(result: Any) -> Any:
@@ -210,6 +221,7 @@ class Hub:
     def listen(self, host: str, https_port: int, mllp_port: int) -> tuple[int, int]:
         """Start both listeners; returns the ports actually bound."""
         self.threadpool.start()
+        self.store_pool.start()
         https = reactor.listenSSL(https_port, self.site(), self.tls_options(), interface=host)  # type: ignore[attr-defined]
         self._mllp_factory = mllp.MLLPFactory(
             lambda raw, oversized, peer: self.in_thread(self.process_hl7, raw, oversized, peer),
@@ -226,6 +238,7 @@ class Hub:
         yield defer.DeferredList([defer.maybeDeferred(p.stopListening) for p in self.ports], consumeErrors=True)
         yield web.wait_all(set(self.inflight), 30.0, self.clock)
         self.threadpool.stop()
+        self.store_pool.stop()
         self.store.close()
 
 

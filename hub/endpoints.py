@@ -46,6 +46,8 @@ class SoapEndpoint:
     path: str
     wsdl: Path | None = None
     operations: dict[str, Operation] = field(default_factory=dict)
+    # Served by the hub's store pool (see `Hub.in_store_thread`).
+    store_bound: bool = False
 
     def operation(self, action: str, transaction: str, handler: SoapHandler) -> None:
         self.operations[action] = Operation(action, transaction, handler)

@@ -24,9 +24,6 @@ class BoundedRequest(server.Request):
 
     _received = 0
     _too_large = False
-    # Twisted's knob for form decoding of POST bodies: no endpoint reads form arguments,
-    # and the Content-Type parse it costs on every SOAP POST is not free.
-    _parsePOSTFormSubmission = False
 
     @property
     def _limit(self) -> int:
@@ -68,7 +65,9 @@ class HubSite(server.Site):
     requestFactory = BoundedRequest
 
     def __init__(self, root: resource.Resource, max_request_bytes: int, idle_timeout: float = 120.0) -> None:
-        super().__init__(root, timeout=idle_timeout)
+        # No endpoint reads form arguments: Twisted's decoding of POST bodies (a MIME parse
+        # of the Content-Type on every SOAP POST) is turned off.
+        super().__init__(root, timeout=idle_timeout, parsePOSTFormSubmission=False)
         self.max_request_bytes = max_request_bytes
         self.displayTracebacks = False
 
@@ -111,7 +110,8 @@ class SoapResource(resource.Resource):
     def render_POST(self, request: server.Request) -> Any:
         body = request.content.read() if request.content is not None else b""
         content_type = (request.getHeader(b"content-type") or b"").decode("latin-1")
-        d = self.hub.in_thread(endpoints.handle, self.hub, self.endpoint, content_type, body, _peer(request))
+        run = self.hub.in_store_thread if self.endpoint.store_bound else self.hub.in_thread
+        d = run(endpoints.handle, self.hub, self.endpoint, content_type, body, _peer(request))
         d.addCallback(lambda encoded: _finish(request, encoded.status, encoded.content_type, encoded.chunks))
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET

@@ -204,10 +204,10 @@ def install(hub: Hub) -> None:
     """Register the Document Registry and Document Repository endpoints."""
     settings = registry_settings(hub)  # a broken value sets file stops the hub at start
     identity_feed.subscribe()
-    registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl")
+    registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl", store_bound=True)
     registry.operation(c.ACTION_ITI42, "ITI-42", partial(iti42, settings=settings))
     registry.operation(c.ACTION_ITI18, "ITI-18", iti18)
     registry.operation(c.ACTION_ITI57, "ITI-57", partial(iti57, settings=settings))
-    repository = hub.soap_endpoint(REPOSITORY_PATH, WSDL_DIR / "XDS.b_DocumentRepository.wsdl")
+    repository = hub.soap_endpoint(REPOSITORY_PATH, WSDL_DIR / "XDS.b_DocumentRepository.wsdl", store_bound=True)
     repository.operation(c.ACTION_ITI41, "ITI-41", partial(iti41, settings=settings))
     repository.operation(c.ACTION_ITI43, "ITI-43", iti43)
