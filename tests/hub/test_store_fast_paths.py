@@ -4,6 +4,8 @@ autocommit engine commits each statement on its own; a pooled connection that di
 while idle is replaced before use."""
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -120,9 +122,23 @@ def test_the_autocommit_engine_commits_each_statement_at_once(store: Store) -> N
     assert _count(store, CODES) == 2
 
 
-def test_a_connection_closed_by_the_server_while_idle_is_replaced(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite connections are files: the server cannot close them")
+@pytest.fixture
+def server_store(store_url: str) -> Iterator[Store]:
+    """A store on a database server (PostgreSQL): SQLite connections are files, which no
+    server can close, so the idle ping exists only for servers."""
+    instance = Store(store_url)
+    instance.upgrade()
+    yield instance
+    instance.close()
+
+
+# The `store_url` fixture's server backends (PostgreSQL when the suite is given one).
+SERVER_BACKENDS = ["postgresql"] if os.environ.get("TSNHUB_TEST_POSTGRES_URL") else []
+
+
+@pytest.mark.parametrize("store_url", SERVER_BACKENDS, indirect=True)
+def test_a_connection_closed_by_the_server_while_idle_is_replaced(server_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = server_store
     with store.session() as session:
         session.execute(text("SELECT 1"))
     monkeypatch.setattr(hub.store, "IDLE_PING_SECONDS", 0.0)
