@@ -9,12 +9,13 @@ merging transaction; subscribe with `actors.identity.events.subscribe`.
 """
 from __future__ import annotations
 
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from hub.store.models.identity import IdentityPatient
+from hub.store.models.identity import IdentityIdentifier, IdentityPatient
 
 from actors.identity import er7, ins
-from actors.identity.core import find_identifier, identifiers_of
+from actors.identity.core import find_domain, find_identifier, identifiers_of
 from actors.identity.model import Cx, IdentityStatus
 
 
@@ -29,14 +30,27 @@ def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
     cx = parse_cx(patient_id_cx)
     if not cx.value or not cx.authority:
         return False
-    row = find_identifier(session, cx.authority, cx.value)
-    if row is None or not row.active:
+    domain = find_domain(session, cx.authority)
+    if domain is None:
         return False
-    patient = session.get(IdentityPatient, row.patient_id)
-    if patient is None or not patient.active:
+    # One Core statement (the XDS registry asks this on every submission).
+    row = session.execute(_STATE, {"domain": domain.id, "value": cx.value}).first()
+    if row is None or not row.identifier_active or not row.patient_active:
         return False
     # An INS designates a patient only while the identity is qualified (RNIV).
-    return cx.authority.universal_id not in ins.INS_OIDS or patient.status == IdentityStatus.QUAL.value
+    return cx.authority.universal_id not in ins.INS_OIDS or row.status == IdentityStatus.QUAL.value
+
+
+_PATIENTS: Table = IdentityPatient.__table__  # type: ignore[assignment]
+_IDENTIFIERS: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
+_STATE = (
+    select(
+        _IDENTIFIERS.c.active.label("identifier_active"), _PATIENTS.c.active.label("patient_active"), _PATIENTS.c.status
+    )
+    .join_from(_IDENTIFIERS, _PATIENTS, _PATIENTS.c.id == _IDENTIFIERS.c.patient_id)
+    .where(_IDENTIFIERS.c.domain_id == bindparam("domain"), _IDENTIFIERS.c.value == bindparam("value"))
+    .limit(1)
+)
 
 
 def current_identifiers(session: Session, patient_id_cx: str | Cx) -> list[Cx]:
