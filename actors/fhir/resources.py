@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.identity import ins
-from actors.identity.model import Cx, Hd, PersonName
+from actors.identity.model import Address, Cx, Hd, PersonName
 from actors.identity.query import PatientView
 
 FR_CORE = "https://hl7.fr/ig/fhir/core"
@@ -18,6 +18,11 @@ IDENTITY_RELIABILITY = f"{FR_CORE}/StructureDefinition/fr-core-identity-reliabil
 IDENTITY_STATUS_SYSTEM = f"{FR_CORE}/CodeSystem/fr-core-cs-identity-status"
 IDENTIFIER_TYPE_SYSTEM = f"{FR_CORE}/CodeSystem/fr-core-cs-v2-0203"
 MOTHERS_MAIDEN_NAME = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
+BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+ADDRESS_INSEE_CODE = f"{FR_CORE}/StructureDefinition/fr-core-address-insee-code"
+# INSEE codes of French communes (FR Core ValueSet INSEE code); 99xxx codes name a
+# country of birth abroad and belong to another table.
+COMMUNE_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM"
 
 # FR Core INS identifier slices: type code and use (spec/identity-fr.md §3.3).
 _INS_TYPES = {
@@ -66,6 +71,20 @@ def _name(name: PersonName) -> dict[str, Any]:
     return value
 
 
+def _birthplace(address: Address) -> dict[str, Any]:
+    """The valueAddress of patient-birthPlace, the INSEE code as FR Core's extension."""
+    value: dict[str, Any] = {}
+    if address.county:
+        coding = {"code": address.county}
+        if not address.county.startswith("99"):
+            coding = {"system": COMMUNE_SYSTEM, **coding}
+        value["extension"] = [{"url": ADDRESS_INSEE_CODE, "valueCoding": coding}]
+    for key, part in (("city", address.city), ("postalCode", address.postal_code), ("country", address.country)):
+        if part:
+            value[key] = part
+    return value
+
+
 def fhir_date(hl7: str) -> str:
     """An HL7 date (YYYY[MM[DD]]) as a FHIR date."""
     parts = [hl7[:4], hl7[4:6], hl7[6:8]]
@@ -82,6 +101,9 @@ def patient(view: PatientView, resource_id: str) -> dict[str, Any]:
     }]
     if traits.mother_maiden_name:
         extensions.append({"url": MOTHERS_MAIDEN_NAME, "valueString": traits.mother_maiden_name})
+    birthplace = traits.birthplace_address()
+    if birthplace is not None:
+        extensions.append({"url": BIRTH_PLACE, "valueAddress": _birthplace(birthplace)})
     resource["extension"] = extensions
     if view.identifiers:
         resource["identifier"] = [identifier(cx) for cx in view.identifiers]

@@ -85,9 +85,23 @@ class Traits:
     birth_date: str = ""  # YYYYMMDD (or shorter precision)
     sex: str = ""  # F, M, U ...
     birthplace_code: str = ""  # INSEE COG code
+    # The rest of the birthplace address (PID-11 XAD-7 = BDL): XAD-3, XAD-5, XAD-6.
+    birthplace_city: str = ""
+    birthplace_postal_code: str = ""
+    birthplace_country: str = ""
     addresses: list[Address] = field(default_factory=list)
     phone: str = ""
     mother_maiden_name: str = ""
+
+    def birthplace_address(self) -> Address | None:
+        """The birthplace as the French extension of PAM carries it: an XAD with XAD-7 =
+        BDL and the INSEE code in XAD-9 (None when nothing is known of it)."""
+        if not (self.birthplace_code or self.birthplace_city or self.birthplace_country):
+            return None
+        return Address(
+            city=self.birthplace_city, postal_code=self.birthplace_postal_code, country=self.birthplace_country,
+            use="BDL", county=self.birthplace_code,
+        )
 
     @property
     def birth_name(self) -> PersonName:

@@ -145,6 +145,8 @@ def _traits(patient: IdentityPatient) -> Traits:
         addresses.append(Address(patient.street, "", patient.city, "", patient.postal_code, patient.country, "H"))
     return Traits(
         names=names, birth_date=patient.birth_date, sex=patient.sex, birthplace_code=patient.birthplace_code,
+        birthplace_city=patient.birthplace_city, birthplace_postal_code=patient.birthplace_postal_code,
+        birthplace_country=patient.birthplace_country,
         addresses=addresses, phone=patient.phone, mother_maiden_name=patient.mother_maiden_name,
     )
 

@@ -373,8 +373,8 @@ def read_iti47_response(root: etree._Element, supplier: UpstreamSupplier) -> lis
             names=hl7v3.person_names(children(person, "name")),
             birth_date=((birth.get("value") or "") if birth is not None else "")[:8],
             sex="U" if sex == "UN" else sex[:1],
-            birthplace_code="",
             addresses=[a for a in addresses if a.use != "BDL"],
+            **hl7v3.read_birthplace(person),
             phone=hl7v3.phone_of(children(person, "telecom")),
         )
         found.append(IncomingIdentity(identifiers=identifiers, traits=traits, source=f"upstream|{supplier.name}"))

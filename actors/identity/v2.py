@@ -121,13 +121,16 @@ def incoming_from_pid(pid: er7.Segment, sequence: int, source: str, details: dic
     names = [er7.parse_xpn(rep, d) for rep in pid.repetitions(5)]
     names = [n for n in names if n.family or n.given]
     addresses = [er7.parse_xad(rep, d) for rep in pid.repetitions(11)]
-    birthplace = next((a.county for a in addresses if a.use == "BDL" and a.county), "")
+    birthplace = next((a for a in addresses if a.use == "BDL"), None)
     mother = er7.parse_xpn(pid.repetitions(6)[0], d).family if pid.repetitions(6) else ""
     traits = Traits(
         names=names,
         birth_date=pid.value(7)[:8],
         sex=pid.value(8)[:1].upper(),
-        birthplace_code=birthplace,
+        birthplace_code=birthplace.county if birthplace else "",
+        birthplace_city=birthplace.city if birthplace else "",
+        birthplace_postal_code=birthplace.postal_code if birthplace else "",
+        birthplace_country=birthplace.country if birthplace else "",
         addresses=[a for a in addresses if a.use != "BDL"],
         phone=_phone(pid),
         mother_maiden_name=mother,
@@ -216,8 +219,9 @@ def format_pid(view: PatientView, set_id: int) -> str:
     fields[6] = traits.birth_date
     fields[7] = traits.sex
     addresses = [er7.format_xad(a) for a in traits.addresses]
-    if traits.birthplace_code:
-        addresses.append(f"^^^^^^BDL^^{er7.escape(traits.birthplace_code)}")
+    birthplace = traits.birthplace_address()
+    if birthplace is not None:
+        addresses.append(er7.format_xad(birthplace))
     fields[10] = "~".join(addresses)
     fields[12] = f"^PRN^PH^^^^^^^^^{er7.escape(traits.phone)}" if traits.phone else ""
     fields[31] = v2_reliability(view)

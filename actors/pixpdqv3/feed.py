@@ -94,7 +94,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
         sex=sex,
         addresses=[hl7v3.read_address(a) for a in children(person, "addr") if not a.get("nullFlavor")],
         phone=hl7v3.phone_of(children(person, "telecom")),
-        birthplace_code=hl7v3.text_of(child(person, "birthPlace", "addr", "county")),
+        **hl7v3.read_birthplace(person),
     )
     source = wrapper.sender_device.root if wrapper.sender_device else ""
     incoming = IncomingIdentity(identifiers=identifiers, traits=traits, source=source)

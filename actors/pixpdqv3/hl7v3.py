@@ -224,13 +224,32 @@ def read_address(element: etree._Element) -> Address:
     )
 
 
+def read_birthplace(person: etree._Element) -> dict[str, str]:
+    """The `Traits` birthplace fields of `patientPerson/birthPlace/addr` (the INSEE code
+    in `county`, as the French extension of PAM carries it in XAD-9)."""
+    element = child(person, "birthPlace", "addr")
+    if element is None:
+        return {}
+    address = read_address(element)
+    return {
+        "birthplace_code": address.county, "birthplace_city": address.city,
+        "birthplace_postal_code": address.postal_code, "birthplace_country": address.country,
+    }
+
+
+def write_birthplace(person: etree._Element, address: Address) -> None:
+    """`birthPlace/addr` (PRPA_MT201310UV02.BirthPlace); AD has no "birthplace" use code."""
+    place = etree.SubElement(person, q("birthPlace"), classCode="BIRTHPL")
+    write_address(place, Address(city=address.city, postal_code=address.postal_code, country=address.country, county=address.county))
+
+
 def write_address(parent: etree._Element, address: Address, tag: str = "addr") -> etree._Element:
     element = etree.SubElement(parent, q(tag))
     if address.use:
         element.set("use", address.use)
     for name, value in (
         ("streetAddressLine", address.street), ("city", address.city), ("state", address.state),
-        ("postalCode", address.postal_code), ("country", address.country),
+        ("postalCode", address.postal_code), ("country", address.country), ("county", address.county),
     ):
         if value:
             etree.SubElement(element, q(name)).text = value

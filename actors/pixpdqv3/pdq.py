@@ -192,6 +192,9 @@ def _write_patient(event: etree._Element, view: PatientView) -> None:
         etree.SubElement(person, q("birthTime")).set("value", view.traits.birth_date)
     for address in view.traits.addresses:
         hl7v3.write_address(person, address)
+    birthplace = view.traits.birthplace_address()
+    if birthplace is not None:
+        hl7v3.write_birthplace(person, birthplace)
     # Every person returned met every parameter of the query (the query core matches
     # exactly, or by prefix where `*` asks for it): the degree of match is 100.
     subject_of = etree.SubElement(patient, q("subjectOf1"))

@@ -4,6 +4,7 @@ same answer: the same identifiers, names, birth date and sex."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import requests
 from lxml import etree
@@ -96,3 +97,66 @@ def test_pdq_by_traits_finds_an_iti8_patient_alike_in_v2_v3_and_fhir(fhir_hub: H
     assert _v2(fhir_hub) == expected
     assert _v3(fhir_hub, http) == expected
     assert _fhir(fhir_hub, http) == expected
+
+
+SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "hl7v3" / "schemas" / "ipf-HL7V3" / "NE2008" / "multicacheschemas"
+
+
+def test_the_birthplace_fed_in_pid11_comes_back_whole_in_v2_v3_and_fhir(fhir_hub: HubProcess, http: requests.Session) -> None:
+    # PAM-FR: the birthplace is an XAD with XAD-7 = BDL, its INSEE code in XAD-9.
+    birthplace = "^^Nantes^^44000^FRA^BDL^^44109"
+    home = "3 rue Kervégan^^Nantes^^44000^FRA^H"
+    feed = adt_a04([("IPP-2190", DOMAIN)], "KERGUELEN", "ANNA", "19810704", "F", "X-BDL", address=f"{home}~{birthplace}")
+    assert ack_code(fhir_hub.mllp(feed)) == "AA"
+
+    query = (
+        "MSH|^~\\&|LGC|CAB|TSNHUB|PFT|20260101120000||QBP^Q22^QBP_Q21|X-Q22-BDL|P|2.5|||||FRA|UNICODE UTF-8\r"
+        f"QPD|IHE PDQ Query|X-TAG-{uuid.uuid4().hex[:8]}|@PID.5.1.1^KERGUELEN~@PID.7.1^19810704\rRCP|I\r"
+    )
+    pid = next(s.split("|") for s in fhir_hub.mllp(query).decode("utf-8").split("\r") if s.startswith("PID|"))
+    assert pid[11].split("~") == [home, birthplace]
+
+    v3_query = _v3_query("KERGUELEN", "19810704")
+    response = http.post(f"{fhir_hub.https_url}/pdq", data=v3_query, timeout=20,
+                         headers={"Content-Type": "application/soap+xml; charset=UTF-8"})
+    message = etree.fromstring(response.content).find(".//{http://www.w3.org/2003/05/soap-envelope}Body")[0]
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "PRPA_IN201306UV02.xsd")))
+    assert schema.validate(etree.fromstring(etree.tostring(message))), str(schema.error_log)
+    ns = {"hl7": HL7}
+    place = message.find(".//hl7:patientPerson/hl7:birthPlace/hl7:addr", ns)
+    assert place is not None
+    assert {child.tag.split("}")[1]: child.text for child in place} == {
+        "city": "Nantes", "postalCode": "44000", "country": "FRA", "county": "44109",
+    }
+
+    bundle = http.get(f"{fhir_hub.https_url}/fhir/Patient", params={"family": "KERGUELEN"}, timeout=20).json()
+    extensions = bundle["entry"][0]["resource"]["extension"]
+    place_value = next(e["valueAddress"] for e in extensions if e["url"] == "http://hl7.org/fhir/StructureDefinition/patient-birthPlace")
+    assert place_value == {
+        "extension": [{
+            "url": "https://hl7.fr/ig/fhir/core/StructureDefinition/fr-core-address-insee-code",
+            "valueCoding": {"system": "https://mos.esante.gouv.fr/NOS/TRE_R13-CommuneOM/FHIR/TRE-R13-CommuneOM", "code": "44109"},
+        }],
+        "city": "Nantes", "postalCode": "44000", "country": "FRA",
+    }
+
+
+def _v3_query(family: str, birth: str) -> bytes:
+    message = (
+        f'<PRPA_IN201305UV02 xmlns="{HL7}" ITSVersion="XML_1.0"><id root="{uuid.uuid4()}"/>'
+        '<creationTime value="20260101120000"/><interactionId root="2.16.840.1.113883.1.6" extension="PRPA_IN201305UV02"/>'
+        '<processingCode code="P"/><processingModeCode code="T"/><acceptAckCode code="AL"/>'
+        '<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.9"/></device></receiver>'
+        '<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.8"/></device></sender>'
+        '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201305UV02" codeSystem="2.16.840.1.113883.1.6"/>'
+        '<queryByParameter><queryId root="1.2.250.1.999.21.7" extension="X-47-BDL"/><statusCode code="new"/>'
+        '<responseModalityCode code="R"/><responsePriorityCode code="I"/><parameterList>'
+        f'<livingSubjectBirthTime><value value="{birth}"/><semanticsText>LivingSubject.birthTime</semanticsText></livingSubjectBirthTime>'
+        f'<livingSubjectName><value><family>{family}</family></value><semanticsText>LivingSubject.name</semanticsText></livingSubjectName>'
+        '</parameterList></queryByParameter></controlActProcess></PRPA_IN201305UV02>'
+    )
+    return (
+        '<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing">'
+        '<soap:Header><wsa:Action soap:mustUnderstand="true">urn:hl7-org:v3:PRPA_IN201305UV02</wsa:Action>'
+        f'<wsa:MessageID>urn:uuid:{uuid.uuid4()}</wsa:MessageID></soap:Header><soap:Body>{message}</soap:Body></soap:Envelope>'
+    ).encode()

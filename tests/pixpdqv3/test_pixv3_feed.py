@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from lxml import etree
 
 from conformance.hubprocess import HubProcess
 from pixpdqv3_support import ACTION, assert_valid, feed, interaction, load_message, pix_query, send
@@ -153,3 +154,25 @@ def test_iti44_identifiers_of_two_patients_is_AE_205(v3_hub: HubProcess, http: r
     assert reply.details == [
         ("205", "/PRPA_IN201301UV02/controlActProcess/subject/registrationEvent/subject1/patient/id[2]/@extension")
     ]
+
+
+def test_iti44_birthplace_is_kept_and_returned_by_iti47(v3_hub: HubProcess, http: requests.Session) -> None:
+    """patientPerson/birthPlace/addr (INSEE code in county) comes back whole in PDQ."""
+    from pixpdqv3_support import pdq_query
+
+    message = feed([("1.2.250.1.999.44.9", "BP1")], "LENAIN", "ROSE", "19660512", "F")
+    hl7 = "urn:hl7-org:v3"
+    person = message.find(f".//{{{hl7}}}patientPerson")
+    place = etree.SubElement(person, f"{{{hl7}}}birthPlace")
+    address = etree.SubElement(place, f"{{{hl7}}}addr")
+    for tag, text in (("city", "Ajaccio"), ("postalCode", "20000"), ("country", "FRA"), ("county", "2A004")):
+        etree.SubElement(address, f"{{{hl7}}}{tag}").text = text
+    assert_valid(message)
+    assert _pix(v3_hub, http, message).ack_code == "AA"
+    found = send(v3_hub.https_url, http, "/pdq", ACTION + "PRPA_IN201305UV02", pdq_query(family="LENAIN", birth="19660512"))
+    assert found.query_response_code == "OK"
+    assert_valid(found.message)
+    returned = found.message.find(f".//{{{hl7}}}patientPerson/{{{hl7}}}birthPlace/{{{hl7}}}addr")
+    assert {etree.QName(child).localname: child.text for child in returned} == {
+        "city": "Ajaccio", "postalCode": "20000", "country": "FRA", "county": "2A004",
+    }

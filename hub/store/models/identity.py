@@ -62,6 +62,10 @@ class IdentityPatient(Base):
     birth_date: Mapped[str] = mapped_column(String(8), default="")
     sex: Mapped[str] = mapped_column(String(1), default="")
     birthplace_code: Mapped[str] = mapped_column(String(8), default="")
+    # The rest of the birthplace address (PID-11 with XAD-7 = BDL): city, postal code, country.
+    birthplace_city: Mapped[str] = mapped_column(String(128), default="")
+    birthplace_postal_code: Mapped[str] = mapped_column(String(16), default="")
+    birthplace_country: Mapped[str] = mapped_column(String(8), default="")
     street: Mapped[str] = mapped_column(String(256), default="")
     city: Mapped[str] = mapped_column(String(128), default="")
     city_norm: Mapped[str] = mapped_column(String(128), default="")
