@@ -46,6 +46,9 @@ class SecurityConfig:
     # Endpoints (paths) opened without VIHF, for local tests only.
     open_endpoints: list[str] = field(default_factory=list)
     trust_store: str = ""
+    # Certificate revocation lists of the trust store's CAs (PEM or DER files, read again
+    # when they change): a revoked signer, or one whose CA's list is out of date, is refused.
+    crl_files: list[str] = field(default_factory=list)
     clock_skew_seconds: int = 120
     allow_sha1: bool = False
     accepted_vihf_versions: list[str] = field(default_factory=lambda: ["3.0", "4.0"])

@@ -32,7 +32,7 @@ from lxml import etree
 from hub import soap
 from vihf.policy import AccessPolicy
 from vihf.principal import Code, Principal
-from vihf.trust import TrustStoreError
+from vihf.trust import TrustStore, TrustStoreError
 from vihf.verify import Verifier
 
 if TYPE_CHECKING:
@@ -167,6 +167,13 @@ def install(hub: Hub) -> None:
     hub.authenticator = VihfAuthenticator(hub)
     if hub.config.security.require_vihf and not hub.config.trust_store_path.exists():
         log.warning("VIHF trust store %s is missing: every SOAP request will be refused", hub.config.trust_store_path)
+    elif hub.config.security.require_vihf and hub.config.security.crl_files:
+        # Said at start-up rather than at the first request: a CRL that does not verify
+        # leaves the hub refusing every SOAP request.
+        try:
+            TrustStore.load(hub.config.trust_store_path, [Path(p) for p in hub.config.security.crl_files])
+        except TrustStoreError as exc:
+            log.error("VIHF verification unavailable, every SOAP request will be refused: %s", exc)
     hub.soap_endpoint(WHOAMI_PATH, WHOAMI_WSDL if WHOAMI_WSDL.exists() else None).operation(
         WHOAMI_ACTION, WHOAMI_TRANSACTION, whoami
     )

@@ -7,17 +7,21 @@ allow signing (digitalSignature or nonRepudiation). Chain building and the X.509
 cryptography's verifier (RFC 5280 / CA/B web PKI rules for the CA side); the signer's own
 extensions are free, since organisation signing certificates are not TLS certificates.
 Successful checks are cached per certificate for a short time, bounded by the validity of
-the chain. Revocation (CRL) is not checked yet.
+the chain and by the next update of the revocation lists consulted (`vihf.revocation`,
+`[security] crl_files`).
 """
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.x509 import verification
+
+from vihf.revocation import RevocationListError, RevocationLists
 
 from vihf import faults
 
@@ -32,31 +36,44 @@ class TrustStoreError(RuntimeError):
 class TrustStore:
     """Trusted CA certificates and a small cache of signers already checked."""
 
-    def __init__(self, anchors: list[x509.Certificate]) -> None:
+    def __init__(self, anchors: list[x509.Certificate], crl_paths: Sequence[Path] = ()) -> None:
         if not anchors:
             raise TrustStoreError("the VIHF trust store holds no certificate")
         self.anchors = anchors
         self._store = verification.Store(anchors)
-        self._cache: dict[bytes, datetime] = {}
+        # fingerprint -> (checked until, generation of the revocation lists then in force)
+        self._cache: dict[bytes, tuple[datetime, int]] = {}
         self._lock = threading.Lock()
+        try:
+            self.revocation = RevocationLists(crl_paths, anchors) if crl_paths else None
+        except RevocationListError as exc:
+            raise TrustStoreError(str(exc)) from None
 
     @classmethod
-    def load(cls, path: Path) -> TrustStore:
+    def load(cls, path: Path, crl_paths: Sequence[Path] = ()) -> TrustStore:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise TrustStoreError(f"cannot read the VIHF trust store {path}: {exc.strerror}") from None
         try:
-            return cls(x509.load_pem_x509_certificates(data))
+            anchors = x509.load_pem_x509_certificates(data)
         except ValueError:
             raise TrustStoreError(f"the VIHF trust store {path} holds no PEM certificate") from None
+        return cls(anchors, crl_paths)
+
+    def _generation(self) -> int:
+        if self.revocation is None:
+            return 0
+        self.revocation.refresh()
+        return self.revocation.generation
 
     def check(self, certificate: x509.Certificate, der: bytes, now: datetime) -> None:
         """Raise `FailedAuthentication` unless `certificate` may sign assertions at `now`."""
         fingerprint = hashlib.sha256(der).digest()
+        generation = self._generation()
         with self._lock:
-            until = self._cache.get(fingerprint)
-        if until is not None and now < until:
+            cached = self._cache.get(fingerprint)
+        if cached is not None and now < cached[0] and cached[1] == generation:
             return
         self._key_usage(certificate)
         builder = (
@@ -74,11 +91,15 @@ class TrustStore:
             if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
                 raise faults.failed_authentication("the signing certificate is outside its validity period") from None
             raise faults.failed_authentication("the signing certificate is not issued by a trusted CA") from None
-        expiry = min([now + timedelta(seconds=CACHE_SECONDS)] + [c.not_valid_after_utc for c in chain])
+        bounds = [now + timedelta(seconds=CACHE_SECONDS)] + [c.not_valid_after_utc for c in chain]
+        if self.revocation is not None:
+            next_update = self.revocation.check(chain, now)
+            if next_update is not None:
+                bounds.append(next_update)
         with self._lock:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
-            self._cache[fingerprint] = expiry
+            self._cache[fingerprint] = (min(bounds), generation)
 
     @staticmethod
     def _key_usage(certificate: x509.Certificate) -> None:

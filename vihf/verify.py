@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from lxml import etree
 
@@ -92,7 +93,7 @@ class Verifier:
     def from_config(cls, config: Config, store: Store | None) -> Verifier:
         """Trust store from `config.trust_store_path`, replay cache on `store`."""
         return cls(
-            TrustStore.load(config.trust_store_path),
+            TrustStore.load(config.trust_store_path, [Path(p) for p in config.security.crl_files]),
             ReplayCache(store) if store is not None else None,
             Settings.from_config(config),
         )
