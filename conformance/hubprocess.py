@@ -7,10 +7,12 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,9 @@ class HubProcess:
     https_port: int = 0
     mllp_port: int = 0
     output: list[str] = field(default_factory=list)
+    # `[server] mllp_tls` / `require_client_cert` of the configuration it was started with.
+    mllp_tls: bool = False
+    client_cert: bool = False
 
     @property
     def https_url(self) -> str:
@@ -50,7 +55,15 @@ class HubProcess:
         return session
 
     def mllp_connect(self, timeout: float = 10.0) -> socket.socket:
-        return socket.create_connection(("127.0.0.1", self.mllp_port), timeout=timeout)
+        """A connection to the MLLP listener (over TLS, trusting the development CA, when
+        the hub serves MLLP over TLS)."""
+        connection = socket.create_connection(("127.0.0.1", self.mllp_port), timeout=timeout)
+        if not self.mllp_tls:
+            return connection
+        context = ssl.create_default_context(cafile=str(self.pki / "ca.pem"))
+        if self.client_cert:
+            context.load_cert_chain(str(self.pki / "client.pem"), str(self.pki / "client.key"))
+        return context.wrap_socket(connection, server_hostname="127.0.0.1")
 
     def mllp_connection(self, timeout: float = 10.0) -> MllpConnection:
         """A client connection that can pipeline several frames."""
@@ -140,7 +153,11 @@ def launch_hub(base: Path, pki_dir: Path, config: str = "", *args: str, timeout:
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
-    hub = HubProcess(process, data_dir, pki_dir, config_path)
+    server = tomllib.loads(config).get("server", {}) if config else {}
+    hub = HubProcess(
+        process, data_dir, pki_dir, config_path,
+        mllp_tls=bool(server.get("mllp_tls", False)), client_cert=bool(server.get("require_client_cert", False)),
+    )
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
     while not (hub.https_port and hub.mllp_port):

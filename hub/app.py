@@ -228,7 +228,10 @@ class Hub:
             self.config.server.max_mllp_message_bytes,
             mllp.Timeouts(self.config.server.idle_timeout_seconds, self.config.server.mllp_idle_timeout_seconds or None),
         )
-        tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)
+        if self.config.server.mllp_tls:
+            tcp = reactor.listenSSL(mllp_port, self._mllp_factory, self.tls_options(), interface=host)  # type: ignore[attr-defined]
+        else:
+            tcp = reactor.listenTCP(mllp_port, self._mllp_factory, interface=host)
         self.ports = [https, tcp]
         return _port(https), _port(tcp)
 

@@ -22,6 +22,9 @@ class ServerConfig:
     https_port: int = 8443
     mllp_port: int = 2575
     require_client_cert: bool = False
+    # MLLP over TLS (an IHE ATNA secure node's HL7 v2 link): the HTTPS listener's
+    # certificate, TLS 1.2 minimum and client-certificate policy on the MLLP port too.
+    mllp_tls: bool = False
     max_request_bytes: int = 64 * 1024 * 1024
     max_mllp_message_bytes: int = 4 * 1024 * 1024
     max_xml_depth: int = 256
