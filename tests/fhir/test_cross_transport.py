@@ -37,25 +37,7 @@ def _v2(hub: HubProcess) -> tuple[object, ...]:
 
 
 def _v3(hub: HubProcess, http: requests.Session) -> tuple[object, ...]:
-    message = (
-        f'<PRPA_IN201305UV02 xmlns="{HL7}" ITSVersion="XML_1.0"><id root="{uuid.uuid4()}"/>'
-        '<creationTime value="20260101120000"/><interactionId root="2.16.840.1.113883.1.6" extension="PRPA_IN201305UV02"/>'
-        '<processingCode code="P"/><processingModeCode code="T"/><acceptAckCode code="AL"/>'
-        '<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.9"/></device></receiver>'
-        '<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.8"/></device></sender>'
-        '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201305UV02" codeSystem="2.16.840.1.113883.1.6"/>'
-        '<queryByParameter><queryId root="1.2.250.1.999.21.7" extension="X-47"/><statusCode code="new"/>'
-        '<responseModalityCode code="R"/><responsePriorityCode code="I"/><parameterList>'
-        '<livingSubjectBirthTime><value value="19720315"/><semanticsText>LivingSubject.birthTime</semanticsText></livingSubjectBirthTime>'
-        '<livingSubjectName><value><family>LEBRETON</family></value><semanticsText>LivingSubject.name</semanticsText></livingSubjectName>'
-        '</parameterList></queryByParameter></controlActProcess></PRPA_IN201305UV02>'
-    )
-    soap = (
-        '<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://www.w3.org/2005/08/addressing">'
-        '<soap:Header><wsa:Action soap:mustUnderstand="true">urn:hl7-org:v3:PRPA_IN201305UV02</wsa:Action>'
-        f'<wsa:MessageID>urn:uuid:{uuid.uuid4()}</wsa:MessageID></soap:Header><soap:Body>{message}</soap:Body></soap:Envelope>'
-    )
-    response = http.post(f"{hub.https_url}/pdq", data=soap.encode(), timeout=20,
+    response = http.post(f"{hub.https_url}/pdq", data=_v3_query("LEBRETON", "19720315"), timeout=20,
                          headers={"Content-Type": "application/soap+xml; charset=UTF-8"})
     assert response.status_code == 200
     ns = {"hl7": HL7}
@@ -149,7 +131,7 @@ def _v3_query(family: str, birth: str) -> bytes:
         '<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.9"/></device></receiver>'
         '<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.21.8"/></device></sender>'
         '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201305UV02" codeSystem="2.16.840.1.113883.1.6"/>'
-        '<queryByParameter><queryId root="1.2.250.1.999.21.7" extension="X-47-BDL"/><statusCode code="new"/>'
+        f'<queryByParameter><queryId root="1.2.250.1.999.21.7" extension="X-47-{uuid.uuid4().hex[:8]}"/><statusCode code="new"/>'
         '<responseModalityCode code="R"/><responsePriorityCode code="I"/><parameterList>'
         f'<livingSubjectBirthTime><value value="{birth}"/><semanticsText>LivingSubject.birthTime</semanticsText></livingSubjectBirthTime>'
         f'<livingSubjectName><value><family>{family}</family></value><semanticsText>LivingSubject.name</semanticsText></livingSubjectName>'
