@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import ssl as stdlib_ssl
 import sys
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class Hub:
         self.inflight: set[defer.Deferred[Any]] = set()
         self.ports: list[IListeningPort] = []
         self._mllp_factory: mllp.MLLPFactory | None = None
+        self._client_tls: stdlib_ssl.SSLContext | None = None
         for path in CONTRACT_SOAP_ENDPOINTS:
             self.soap_endpoint(path)
 
@@ -217,6 +219,18 @@ class Hub:
             raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
             **kwargs,
         )
+
+    def client_tls_context(self) -> stdlib_ssl.SSLContext:
+        """TLS client context of outbound MLLP (`mllps://` peers): peers verified against
+        the PKI folder's CA, the hub's client certificate presented when there is one."""
+        if self._client_tls is None:
+            pki = self.config.pki_dir
+            client = (pki / "client.pem", pki / "client.key")
+            self._client_tls = mllp.client_context(
+                pki / "ca.pem" if (pki / "ca.pem").exists() else None,
+                *(client if all(p.exists() for p in client) else (None, None)),
+            )
+        return self._client_tls
 
     def listen(self, host: str, https_port: int, mllp_port: int) -> tuple[int, int]:
         """Start both listeners; returns the ports actually bound."""

@@ -8,9 +8,12 @@ Deferred of the response bytes and knows nothing of HL7 beyond that.
 """
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Callable
-from typing import Any
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from twisted.internet import defer, protocol
 from twisted.protocols.policies import TimeoutMixin
@@ -124,3 +127,47 @@ class MLLPFactory(protocol.ServerFactory):
         proto = MLLPProtocol(self._process, self._max, self._timeouts)
         proto.factory = self
         return proto
+
+
+# -- outbound connections ---------------------------------------------------------------------
+
+TLS_SCHEME = "mllps://"
+
+
+def client_context(ca_file: str | Path | None, cert_file: str | Path | None = None, key_file: str | Path | None = None) -> ssl.SSLContext:
+    """TLS 1.2+ client context for MLLP over TLS: the peer verified against `ca_file`
+    (the system's CAs when None), our certificate presented when given (mutual TLS)."""
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file:
+        context.load_cert_chain(str(cert_file), str(key_file) if key_file else None)
+    return context
+
+
+def is_tls(address: str) -> bool:
+    return address.lower().startswith(TLS_SCHEME)
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """`host:port` of an address written `host:port` (MLLP over TCP) or
+    `mllps://host:port` (MLLP over TLS); ValueError when the port is missing."""
+    bare = address[len(TLS_SCHEME):] if is_tls(address) else address
+    host, _, port = bare.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"MLLP address {address!r} is not host:port or mllps://host:port")
+    return host, int(port)
+
+
+def connect(address: str, timeout: float, context: Callable[[], ssl.SSLContext] | None = None) -> socket.socket:
+    """A client connection to an MLLP peer; over TLS (with the context `context` makes,
+    checking the peer's certificate for its host name) when the address is `mllps://`."""
+    host, port = host_port(address)
+    connection = socket.create_connection((host, port), timeout=timeout)
+    if not is_tls(address):
+        return connection
+    try:
+        tls_context = context() if context is not None else client_context(None)
+        return tls_context.wrap_socket(connection, server_hostname=host)
+    except BaseException:
+        connection.close()
+        raise

@@ -77,7 +77,11 @@ def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> Non
 
     from actors.identity.notify import RETRY_AFTER, Notifier
 
-    notifier = Notifier(hub.store, service.clock)
+    from actors.identity.notify import exchange
+
+    # `mllps://host:port` consumers and upstream PIX managers: TLS with the hub's CA and
+    # client certificate (the PKI folder), as its own listeners use them.
+    notifier = Notifier(hub.store, service.clock, lambda peer, message: exchange(peer, message, context=hub.client_tls_context))
     service.pix_consumers = consumers
 
     def after_commit(ctx: Any) -> None:

@@ -8,7 +8,7 @@ send them), then sent over MLLP from the thread pool; a consumer that does not a
 """
 from __future__ import annotations
 
-import socket
+import ssl
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub import hl7v2, mllp
 from hub.store import Store
 from hub.store.models.identity import PixNotification
 
@@ -59,10 +59,12 @@ def enqueue(session: Session, consumers: Sequence[str], persons: set[int], force
     return written
 
 
-def exchange(consumer: str, message: bytes, timeout: float = TIMEOUT_SECONDS) -> bytes:
-    """Send one framed message to `host:port` and read the framed acknowledgement."""
-    host, _, port = consumer.rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+def exchange(
+    consumer: str, message: bytes, timeout: float = TIMEOUT_SECONDS, context: Callable[[], ssl.SSLContext] | None = None
+) -> bytes:
+    """Send one framed message to `host:port` (or `mllps://host:port`, over TLS with the
+    context `context` makes) and read the framed acknowledgement."""
+    with mllp.connect(consumer, timeout, context) as connection:
         connection.sendall(b"\x0b" + message + b"\x1c\x0d")
         buffer = b""
         while b"\x1c\x0d" not in buffer:

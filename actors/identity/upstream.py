@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -50,7 +51,7 @@ from zeep import Client, Settings
 from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 
-from hub import hl7v2, xmlsafe
+from hub import hl7v2, mllp, xmlsafe
 from hub.config import ConfigError
 from hub.store import Store
 from hub.store.models.identity import PixNotification
@@ -235,13 +236,19 @@ def read_iti21_response(text: str, supplier: UpstreamSupplier) -> list[IncomingI
     return found
 
 
-def mllp_exchange(address: str, message: bytes, timeout: float) -> bytes:
-    """One MLLP request/response with `address` ("host:port"), all of it within `timeout`
-    seconds (a server sending its answer a byte at a time does not stretch it)."""
-    host, _, port = address.rpartition(":")
+def supplier_tls(supplier: UpstreamSupplier) -> ssl.SSLContext:
+    """The TLS client context of a supplier: its `ca_file` (system CAs when empty), and
+    `client_cert` / `client_key` for mutual TLS."""
+    return mllp.client_context(supplier.ca_file or None, supplier.client_cert or None, supplier.client_key or None)
+
+
+def mllp_exchange(address: str, message: bytes, timeout: float, context: Callable[[], ssl.SSLContext] | None = None) -> bytes:
+    """One MLLP request/response with `address` ("host:port", or "mllps://host:port" over
+    TLS with the context `context` makes), all of it within `timeout` seconds (a server
+    sending its answer a byte at a time does not stretch it)."""
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        with mllp.connect(address, timeout, context) as connection:
             connection.sendall(b"\x0b" + message + b"\x1c\x0d")
             buffer = b""
             while b"\x1c\x0d" not in buffer:
@@ -266,7 +273,7 @@ def mllp_exchange(address: str, message: bytes, timeout: float) -> bytes:
 def query_mllp(supplier: UpstreamSupplier, query: DemographicsQuery, identity: hl7v2.Identity) -> list[IncomingIdentity]:
     """ITI-21 as PDQ Consumer: ask `supplier` over MLLP."""
     request = iti21_query(query, supplier, identity, f"UP{uuid.uuid4().hex[:16]}")
-    raw = mllp_exchange(supplier.address, request.encode("utf-8"), supplier.timeout_seconds)
+    raw = mllp_exchange(supplier.address, request.encode("utf-8"), supplier.timeout_seconds, lambda: supplier_tls(supplier))
     text, _codec = hl7v2.decode(raw)
     return read_iti21_response(text, supplier)
 

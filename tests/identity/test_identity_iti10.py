@@ -76,3 +76,28 @@ def test_a_refused_notification_is_kept_for_a_retry(tmp_path: Path, pki: Path, c
     sent_at, attempts, error = row
     assert sent_at is None and attempts == 1 and "AE" in error
     assert consumer.received == []
+
+
+def test_a_consumer_named_mllps_is_notified_over_tls(tmp_path: Path, pki: Path) -> None:
+    """`mllps://host:port`: MLLP over TLS, the consumer's certificate checked against the
+    hub's CA and the hub's client certificate presented."""
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki / "ca.pem"))
+    context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
+    context.verify_mode = ssl.CERT_REQUIRED
+    secure = PixConsumer(tls=context)
+    config = (
+        '[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\n'
+        f'pix_consumers = ["mllps://127.0.0.1:{secure.port}"]\n'
+    )
+    hub = launch_hub(tmp_path / "hub", pki, config)
+    try:
+        assert b"MSA|AA" in hub.mllp(feed("100871", "CHVF-IPP&2.999.1.10.1&ISO", INS))
+        assert b"MSA|AA" in hub.mllp(feed("CLA-55120", "CLA-IPP&2.999.1.11.1&ISO", INS))
+        received = secure.wait(2)
+    finally:
+        hub.stop()
+        secure.close()
+    assert len(received) == 2
+    assert set(secure.tls_versions) <= {"TLSv1.2", "TLSv1.3"} and secure.tls_versions
