@@ -61,15 +61,17 @@ def _ping_when_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise DisconnectionError("stale pooled connection") from exc
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, autocommit: bool = False) -> Engine:
+    """The store's engine; `autocommit`: one whose connections commit each statement."""
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    engine = create_engine(url, pool_size=20, max_overflow=10)
+    engine = create_engine(url, pool_size=10 if autocommit else 20, max_overflow=10, **options)
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _ping_when_idle)
     return engine
@@ -88,10 +90,10 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        # Same pool, each statement committed on its own: for the one-row records every
-        # request leaves (VIHF replay, audit), where BEGIN and COMMIT would be two more
-        # round trips than the INSERT itself.
-        self.autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Each statement committed on its own: for the one-row records every request
+        # leaves (VIHF replay, audit), where BEGIN and COMMIT would be two more round trips
+        # than the INSERT itself. A pool of its own, so that no connection switches modes.
+        self.autocommit = make_engine(url, autocommit=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -119,6 +121,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.autocommit.dispose()
 
 
 __all__ = ["Base", "Store", "make_engine"]
