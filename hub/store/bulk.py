@@ -41,8 +41,9 @@ def _plan(dialect: Dialect, table: Table) -> Plan:
 
 
 def insert_rows(session: Session, batches: Sequence[Batch]) -> None:
-    """Insert every batch (in order) in the session's transaction. Each row names every
-    column but an autoincrement key."""
+    """Insert every batch (in order) in the session's transaction. The pipeline takes rows
+    naming every column but an autoincrement key; batches with rows that leave a column
+    out go through `Session.execute`, where the model's defaults apply."""
     batches = [(table, rows) for table, rows in batches if rows]
     if not batches:
         return
