@@ -207,7 +207,9 @@ def find_domain(session: Session, hd: Hd) -> DomainRef | None:
             ref = _first_domain(session, IdentityDomain.namespace == hd.namespace, IdentityDomain.universal_id == "")
     elif hd.namespace:
         ref = _first_domain(session, IdentityDomain.namespace == hd.namespace)
-    if ref is not None and ref.universal_id == hd.universal_id and ref.namespace == hd.namespace:
+    # The first domain (by id) of a universal id stays the first: domains are never
+    # deleted. An HD naming only the universal id (as XDS patient ids do) is cached too.
+    if ref is not None and ref.universal_id == hd.universal_id and (ref.namespace == hd.namespace or not hd.namespace):
         domain_cache.remember(hd, ref)
     return ref
 

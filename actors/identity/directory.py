@@ -9,7 +9,9 @@ merging transaction; subscribe with `actors.identity.events.subscribe`.
 """
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, select
+from typing import Any
+
+from sqlalchemy import Select, Table, and_, case, literal, null, select
 from sqlalchemy.orm import Session
 
 from hub.store.models.identity import IdentityIdentifier, IdentityPatient
@@ -27,30 +29,43 @@ def parse_cx(value: str | Cx) -> Cx:
 def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
     """Whether the identifier designates an active patient (a merged-away or changed
     identifier is no longer known)."""
-    cx = parse_cx(patient_id_cx)
-    if not cx.value or not cx.authority:
+    statement = state_query(session, patient_id_cx)
+    if statement is None:
         return False
-    domain = find_domain(session, cx.authority)
-    if domain is None:
-        return False
-    # One Core statement (the XDS registry asks this on every submission).
-    row = session.execute(_STATE, {"domain": domain.id, "value": cx.value}).first()
-    if row is None or not row.identifier_active or not row.patient_active:
-        return False
-    # An INS designates a patient only while the identity is qualified (RNIV).
-    return cx.authority.universal_id not in ins.INS_OIDS or row.status == IdentityStatus.QUAL.value
+    row = session.execute(statement).first()
+    return row is not None and known_from_state(patient_id_cx, row[1], row[2])
 
 
 _PATIENTS: Table = IdentityPatient.__table__  # type: ignore[assignment]
 _IDENTIFIERS: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
-_STATE = (
-    select(
-        _IDENTIFIERS.c.active.label("identifier_active"), _PATIENTS.c.active.label("patient_active"), _PATIENTS.c.status
+
+
+def state_query(session: Session, patient_id_cx: str | Cx, tag: str = "I") -> Select[Any] | None:
+    """The state of the identifier as one Core select of four columns — `tag`, the
+    patient's identity status, "Y" when identifier and patient are both active, NULL —
+    that the XDS registry sends with its own look-ups; None when the identifier cannot
+    designate anyone (no value, or an authority the manager never stored)."""
+    cx = parse_cx(patient_id_cx)
+    if not cx.value or not cx.authority:
+        return None
+    domain = find_domain(session, cx.authority)
+    if domain is None:
+        return None
+    active = case((and_(_IDENTIFIERS.c.active, _PATIENTS.c.active), literal("Y")), else_=literal("N"))
+    return (
+        select(literal(tag), _PATIENTS.c.status, active, null())
+        .join_from(_IDENTIFIERS, _PATIENTS, _PATIENTS.c.id == _IDENTIFIERS.c.patient_id)
+        .where(_IDENTIFIERS.c.domain_id == domain.id, _IDENTIFIERS.c.value == cx.value)
     )
-    .join_from(_IDENTIFIERS, _PATIENTS, _PATIENTS.c.id == _IDENTIFIERS.c.patient_id)
-    .where(_IDENTIFIERS.c.domain_id == bindparam("domain"), _IDENTIFIERS.c.value == bindparam("value"))
-    .limit(1)
-)
+
+
+def known_from_state(patient_id_cx: str | Cx, status: str | None, active: str | None) -> bool:
+    """`is_known` from a row of `state_query`: both active, and an INS designates a patient
+    only while the identity is qualified (RNIV)."""
+    if active != "Y":
+        return False
+    cx = parse_cx(patient_id_cx)
+    return cx.authority.universal_id not in ins.INS_OIDS or status == IdentityStatus.QUAL.value
 
 
 def current_identifiers(session: Session, patient_id_cx: str | Cx) -> list[Cx]:

@@ -7,9 +7,10 @@ manager knows (`actors.identity.directory`) or that is listed in `xds_known_pati
 """
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import literal, null, select
 from sqlalchemy.orm import Session
 
 from actors.xds import datatypes as dt
@@ -17,8 +18,6 @@ from hub.store.models.xds import XdsKnownPatient
 
 
 _KNOWN_TABLE = XdsKnownPatient.__table__
-# A Core statement built once (every ITI-41/42/57 asks it).
-_KNOWN = select(_KNOWN_TABLE.c.patient_id).where(_KNOWN_TABLE.c.patient_id == bindparam("patient"))
 
 
 class PatientDirectory(Protocol):
@@ -26,26 +25,53 @@ class PatientDirectory(Protocol):
 
 
 class StorePatientDirectory:
-    """Patients of the affinity domain known to the store, in the caller's transaction."""
+    """Patients of the affinity domain known to the store, in the caller's transaction.
+
+    Besides `is_known`, it offers the registry its question as selects (`lookups`) to send
+    with the registry's own look-ups in one round trip, and reads the answer from their
+    rows (`known_from`)."""
 
     def __init__(self, session: Session, affinity_domain: str) -> None:
         self.session = session
         self.affinity_domain = affinity_domain
 
     def is_known(self, patient_id_cx: str) -> bool:
-        if dt.check_cx(patient_id_cx) or dt.cx_authority(patient_id_cx) != self.affinity_domain:
+        statements = self.lookups(patient_id_cx)
+        if not statements:
             return False
-        if self.session.execute(_KNOWN, {"patient": patient_id_cx}).first() is not None:
+        rows = [row for statement in statements for row in self.session.execute(statement)]
+        return self.known_from(patient_id_cx, rows)
+
+    def lookups(self, patient_id_cx: str) -> list[Any]:
+        """Selects of four columns, the first "P" (listed in xds_known_patient) or "I" (the
+        identity manager's state); empty when the id cannot be known (not a CX of the
+        affinity domain)."""
+        if dt.check_cx(patient_id_cx) or dt.cx_authority(patient_id_cx) != self.affinity_domain:
+            return []
+        statements: list[Any] = [
+            select(literal("P"), _KNOWN_TABLE.c.patient_id, null(), null()).where(_KNOWN_TABLE.c.patient_id == patient_id_cx)
+        ]
+        directory = _identity_directory()
+        if directory is not None:
+            identity = directory.state_query(self.session, patient_id_cx, "I")
+            if identity is not None:
+                statements.append(identity)
+        return statements
+
+    def known_from(self, patient_id_cx: str, rows: Sequence[Any]) -> bool:
+        """The answer of `lookups`' rows."""
+        if any(row[0] == "P" for row in rows):
             return True
-        return _identity_knows(self.session, patient_id_cx)
+        directory = _identity_directory()
+        return directory is not None and any(directory.known_from_state(patient_id_cx, row[1], row[2]) for row in rows if row[0] == "I")
 
 
-def _identity_knows(session: Session, patient_id_cx: str) -> bool:
+def _identity_directory() -> Any:
     try:
         from actors.identity import directory
     except ImportError:
-        return False
-    return bool(directory.is_known(session, patient_id_cx))
+        return None
+    return directory
 
 
 def add_known_patient(session: Session, patient_id_cx: str) -> None:

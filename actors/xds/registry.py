@@ -212,10 +212,15 @@ def check_against_registry(
     ss = submission.submission_set
     assert ss is not None
     patient = ss.patient_id or ""
-    if not patients.is_known(patient):
-        errors.append(
-            RegistryError(c.XDSUnknownPatientId, f"patient id {patient} is not known in the affinity domain", ss.id)
-        )
+    # A directory that can ask its question with the look-ups below saves a round trip.
+    lookups = getattr(patients, "lookups", None)
+    known: bool | None
+    if lookups is None:
+        patient_parts: list[Any] = []
+        known = patients.is_known(patient)
+    else:
+        patient_parts = lookups(patient)
+        known = None if patient_parts else False  # None: read from the rows below
     doc_unique = {d.unique_id: d for d in submission.documents if d.unique_id}
     updated_lids = {d.lid for d in submission.documents if update_mode and d.lid and d.lid != d.id}
     folder_unique = {f.unique_id: f for f in submission.folders if f.unique_id}
@@ -223,7 +228,7 @@ def check_against_registry(
     uuids = sorted({o.id for o in submission.objects if o.id.startswith("urn:uuid:")})
     # Every lookup in one statement (one round trip): ("D"ocument | "S"ubmission set |
     # "F"older, uniqueId, lid, hash) for registered uniqueIds, ("U", entryUUID) for used UUIDs.
-    parts: list[Any] = []
+    parts: list[Any] = list(patient_parts)
     if doc_unique:
         parts.append(
             select(literal("D").label("kind"), ENTRIES.c.unique_id.label("key"), ENTRIES.c.lid, ENTRIES.c.hash).where(
@@ -243,11 +248,17 @@ def check_against_registry(
             select(literal("U"), table.c.uuid, null(), null()).where(table.c.uuid.in_(uuids))
             for table in (ENTRIES, FOLDERS, SUBMISSION_SETS, ASSOCIATIONS)
         )
-    found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": []}
+    found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": [], "P": [], "I": []}
     if parts:
         statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
         for row in session.execute(statement):
             found[row[0]].append(row)
+    if known is None:
+        known = bool(patients.known_from(patient, found["P"] + found["I"]))  # type: ignore[attr-defined]
+    if not known:
+        errors.append(
+            RegistryError(c.XDSUnknownPatientId, f"patient id {patient} is not known in the affinity domain", ss.id)
+        )
     for kind, unique_id, lid, registered_hash in found["D"]:
         entry = doc_unique[unique_id]
         if lid in updated_lids and entry.lid == lid:
