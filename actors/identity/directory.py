@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, case, literal, null, select
+from sqlalchemy import Select, Table, and_, bindparam, case, func, literal, null, select
 from sqlalchemy.orm import Session
 
-from hub.store.models.identity import IdentityIdentifier, IdentityPatient
+from hub.store.models.identity import IdentityDomain, IdentityIdentifier, IdentityPatient
 
 from actors.identity import er7, ins
-from actors.identity.core import find_domain, find_identifier, identifiers_of
+from actors.identity.core import domain_cache, find_domain, find_identifier, identifiers_of
 from actors.identity.model import Cx, IdentityStatus
 
 
@@ -29,34 +29,53 @@ def parse_cx(value: str | Cx) -> Cx:
 def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
     """Whether the identifier designates an active patient (a merged-away or changed
     identifier is no longer known)."""
-    statement = state_query(session, patient_id_cx)
-    if statement is None:
+    query = state_query(session, patient_id_cx)
+    if query is None:
         return False
-    row = session.execute(statement).first()
+    row = session.execute(*query).first()
     return row is not None and known_from_state(patient_id_cx, row[1], row[2])
 
 
 _PATIENTS: Table = IdentityPatient.__table__  # type: ignore[assignment]
 _IDENTIFIERS: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
+_DOMAINS: Table = IdentityDomain.__table__  # type: ignore[assignment]
 
 
-def state_query(session: Session, patient_id_cx: str | Cx, tag: str = "I") -> Select[Any] | None:
-    """The state of the identifier as one Core select of four columns — `tag`, the
-    patient's identity status, "Y" when identifier and patient are both active, NULL —
-    that the XDS registry sends with its own look-ups; None when the identifier cannot
-    designate anyone (no value, or an authority the manager never stored)."""
+def state_query(session: Session, patient_id_cx: str | Cx) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The state of the identifier as one Core select of four columns — "I", the patient's
+    identity status, "Y" when identifier and patient are both active, NULL — and its
+    parameters, for the XDS registry to send with its own look-ups; None when the
+    identifier cannot designate anyone (no value, or an authority never stored)."""
     cx = parse_cx(patient_id_cx)
     if not cx.value or not cx.authority:
         return None
-    domain = find_domain(session, cx.authority)
-    if domain is None:
+    cached = domain_cache.get(cx.authority)
+    if cached is not None:
+        return _STATE_BY_DOMAIN, {"identity_domain": cached.id, "identity_value": cx.value}
+    if cx.authority.universal_id and not cx.authority.namespace:
+        # Not read yet (or not stored): `find_domain`'s answer for a universal id, its
+        # first domain, asked inside the same statement rather than one round trip before.
+        return _STATE_BY_UNIVERSAL_ID, {"identity_uid": cx.authority.universal_id, "identity_value": cx.value}
+    found = find_domain(session, cx.authority)
+    if found is None:
         return None
+    return _STATE_BY_DOMAIN, {"identity_domain": found.id, "identity_value": cx.value}
+
+
+def _state(domain: Any) -> Select[Any]:
     active = case((and_(_IDENTIFIERS.c.active, _PATIENTS.c.active), literal("Y")), else_=literal("N"))
     return (
-        select(literal(tag), _PATIENTS.c.status, active, null())
+        select(literal("I"), _PATIENTS.c.status, active, null())
         .join_from(_IDENTIFIERS, _PATIENTS, _PATIENTS.c.id == _IDENTIFIERS.c.patient_id)
-        .where(_IDENTIFIERS.c.domain_id == domain.id, _IDENTIFIERS.c.value == cx.value)
+        .where(_IDENTIFIERS.c.domain_id == domain, _IDENTIFIERS.c.value == bindparam("identity_value"))
     )
+
+
+# Built once: the registry asks one of them on every submission.
+_STATE_BY_DOMAIN = _state(bindparam("identity_domain"))
+_STATE_BY_UNIVERSAL_ID = _state(
+    select(func.min(_DOMAINS.c.id)).where(_DOMAINS.c.universal_id == bindparam("identity_uid")).scalar_subquery()
+)
 
 
 def known_from_state(patient_id_cx: str | Cx, status: str | None, active: str | None) -> bool:

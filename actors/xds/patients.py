@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import literal, null, select
+from sqlalchemy import bindparam, literal, null, select
 from sqlalchemy.orm import Session
 
 from actors.xds import datatypes as dt
@@ -18,6 +18,9 @@ from hub.store.models.xds import XdsKnownPatient
 
 
 _KNOWN_TABLE = XdsKnownPatient.__table__
+_LISTED = select(literal("P"), _KNOWN_TABLE.c.patient_id, null(), null()).where(
+    _KNOWN_TABLE.c.patient_id == bindparam("listed_patient")
+)
 
 
 class PatientDirectory(Protocol):
@@ -36,27 +39,23 @@ class StorePatientDirectory:
         self.affinity_domain = affinity_domain
 
     def is_known(self, patient_id_cx: str) -> bool:
-        statements = self.lookups(patient_id_cx)
-        if not statements:
-            return False
-        rows = [row for statement in statements for row in self.session.execute(statement)]
-        return self.known_from(patient_id_cx, rows)
+        queries = self.lookups(patient_id_cx)
+        rows = [row for statement, params in queries for row in self.session.execute(statement, params)]
+        return bool(queries) and self.known_from(patient_id_cx, rows)
 
-    def lookups(self, patient_id_cx: str) -> list[Any]:
-        """Selects of four columns, the first "P" (listed in xds_known_patient) or "I" (the
-        identity manager's state); empty when the id cannot be known (not a CX of the
-        affinity domain)."""
+    def lookups(self, patient_id_cx: str) -> list[tuple[Any, dict[str, Any]]]:
+        """Prebuilt selects of four columns and their parameters (names distinct from the
+        registry's): the first column "P" (listed in xds_known_patient) or "I" (the identity
+        manager's state); empty when the id cannot be known (not a CX of the affinity domain)."""
         if dt.check_cx(patient_id_cx) or dt.cx_authority(patient_id_cx) != self.affinity_domain:
             return []
-        statements: list[Any] = [
-            select(literal("P"), _KNOWN_TABLE.c.patient_id, null(), null()).where(_KNOWN_TABLE.c.patient_id == patient_id_cx)
-        ]
+        queries: list[tuple[Any, dict[str, Any]]] = [(_LISTED, {"listed_patient": patient_id_cx})]
         directory = _identity_directory()
         if directory is not None:
-            identity = directory.state_query(self.session, patient_id_cx, "I")
+            identity = directory.state_query(self.session, patient_id_cx)
             if identity is not None:
-                statements.append(identity)
-        return statements
+                queries.append(identity)
+        return queries
 
     def known_from(self, patient_id_cx: str, rows: Sequence[Any]) -> bool:
         """The answer of `lookups`' rows."""

@@ -215,12 +215,12 @@ def check_against_registry(
     # A directory that can ask its question with the look-ups below saves a round trip.
     lookups = getattr(patients, "lookups", None)
     known: bool | None
+    patient_queries: list[tuple[Any, dict[str, Any]]] = []
     if lookups is None:
-        patient_parts: list[Any] = []
         known = patients.is_known(patient)
     else:
-        patient_parts = lookups(patient)
-        known = None if patient_parts else False  # None: read from the rows below
+        patient_queries = lookups(patient)
+        known = None if patient_queries else False  # None: read from the rows below
     doc_unique = {d.unique_id: d for d in submission.documents if d.unique_id}
     updated_lids = {d.lid for d in submission.documents if update_mode and d.lid and d.lid != d.id}
     folder_unique = {f.unique_id: f for f in submission.folders if f.unique_id}
@@ -228,7 +228,8 @@ def check_against_registry(
     uuids = sorted({o.id for o in submission.objects if o.id.startswith("urn:uuid:")})
     # Every lookup in one statement (one round trip): ("D"ocument | "S"ubmission set |
     # "F"older, uniqueId, lid, hash) for registered uniqueIds, ("U", entryUUID) for used UUIDs.
-    parts: list[Any] = list(patient_parts)
+    parts: list[Any] = [statement for statement, _ in patient_queries]
+    params: dict[str, Any] = {name: value for _, values in patient_queries for name, value in values.items()}
     if doc_unique:
         parts.append(
             select(literal("D").label("kind"), ENTRIES.c.unique_id.label("key"), ENTRIES.c.lid, ENTRIES.c.hash).where(
@@ -251,7 +252,7 @@ def check_against_registry(
     found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": [], "P": [], "I": []}
     if parts:
         statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
-        for row in session.execute(statement):
+        for row in session.execute(statement, params):
             found[row[0]].append(row)
     if known is None:
         known = bool(patients.known_from(patient, found["P"] + found["I"]))  # type: ignore[attr-defined]

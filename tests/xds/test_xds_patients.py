@@ -64,17 +64,22 @@ def test_an_id_fed_to_the_identity_manager_is_known_an_unqualified_ins_is_not(st
 
 def test_the_registry_asks_the_patient_with_its_look_ups_in_one_statement(store: Store) -> None:
     _feed(store, [Cx("100871", IPP, "PI")])
-    documents = [DocumentSpec(), DocumentSpec()]
-
-    def check(patient: str) -> list[str]:
-        submission = parse_submission(submit_objects_request(patient, documents=documents))
-        with store.session() as session:
-            return [e.code for e in check_against_registry(session, submission, StorePatientDirectory(session, "2.999.1.10.1"))]
-
-    check("100871^^^&2.999.1.10.1&ISO")  # reads the assigning authority once (then cached)
+    listed = "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"  # a domain the identity manager never stored
+    with store.transaction() as session:
+        add_known_patient(session, listed)
+    core.domain_cache.clear()
     statements: list[str] = []
     event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    for patient, expected in (("100871^^^&2.999.1.10.1&ISO", []), ("404^^^&2.999.1.10.1&ISO", [c.XDSUnknownPatientId])):
+    cases = (
+        ("2.999.1.10.1", "100871^^^&2.999.1.10.1&ISO", []),
+        ("2.999.1.10.1", "404^^^&2.999.1.10.1&ISO", [c.XDSUnknownPatientId]),
+        ("1.2.250.1.213.1.4.8", listed, []),
+        ("1.2.250.1.213.1.4.8", "404^^^&1.2.250.1.213.1.4.8&ISO", [c.XDSUnknownPatientId]),
+    )
+    for domain, patient, expected in cases:
         statements.clear()
-        assert check(patient) == expected
-        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+        submission = parse_submission(submit_objects_request(patient, documents=[DocumentSpec(), DocumentSpec()]))
+        with store.session() as session:
+            errors = check_against_registry(session, submission, StorePatientDirectory(session, domain))
+        assert [e.code for e in errors] == expected
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1, statements
