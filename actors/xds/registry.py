@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from lxml import etree
-from sqlalchemy import Table, literal, null, select, union_all, update
+from sqlalchemy import Table, bindparam, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
@@ -179,21 +179,30 @@ def _index_rows(entry: RegistryObject, author_scheme: str | None, codes: Mapping
 _KINDS = (("DocumentEntry", ENTRIES), ("Folder", FOLDERS), ("SubmissionSet", SUBMISSION_SETS))
 
 
-def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, Existing]]:
-    """Registry objects among `uuids`: uuid -> (kind, what the rules read)."""
-    if not uuids:
-        return {}
-    wanted = sorted(uuids)
+def _existing_statement() -> Any:
     parts: list[Any] = [
-        select(literal(kind).label("kind"), table.c.uuid, table.c.patient_id, table.c.status).where(table.c.uuid.in_(wanted))
+        select(literal(kind).label("kind"), table.c.uuid, table.c.patient_id, table.c.status).where(
+            table.c.uuid.in_(bindparam("wanted", expanding=True))
+        )
         for kind, table in _KINDS
     ]
     parts.append(
         select(literal("Association").label("kind"), ASSOCIATIONS.c.uuid, null().label("patient_id"), ASSOCIATIONS.c.status).where(
-            ASSOCIATIONS.c.uuid.in_(wanted)
+            ASSOCIATIONS.c.uuid.in_(bindparam("wanted", expanding=True))
         )
     )
-    return {row.uuid: (row.kind, Existing(row.uuid, row.patient_id, row.status)) for row in session.execute(union_all(*parts))}
+    return union_all(*parts)
+
+
+_EXISTING = _existing_statement()
+
+
+def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, Existing]]:
+    """Registry objects among `uuids`: uuid -> (kind, what the rules read)."""
+    if not uuids:
+        return {}
+    rows = session.execute(_EXISTING, {"wanted": sorted(uuids)})
+    return {row.uuid: (row.kind, Existing(row.uuid, row.patient_id, row.status)) for row in rows}
 
 
 @dataclass
@@ -201,6 +210,43 @@ class RegistrySettings:
     """What the registry needs from the hub's configuration."""
 
     value_sets: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+_LOOKUP_PARTS: dict[str, Any] = {
+    "D": select(literal("D").label("kind"), ENTRIES.c.unique_id.label("key"), ENTRIES.c.lid, ENTRIES.c.hash).where(
+        ENTRIES.c.unique_id.in_(bindparam("doc_unique", expanding=True))
+    ),
+    "S": select(literal("S"), SUBMISSION_SETS.c.unique_id, null(), null()).where(SUBMISSION_SETS.c.unique_id == bindparam("ss_unique")),
+    "F": select(literal("F"), FOLDERS.c.unique_id, FOLDERS.c.lid, null()).where(
+        FOLDERS.c.unique_id.in_(bindparam("folder_unique", expanding=True))
+    ),
+}
+_UUID_PARTS: tuple[Any, ...] = tuple(
+    select(literal("U"), table.c.uuid, null(), null()).where(table.c.uuid.in_(bindparam("uuids", expanding=True)))
+    for table in (ENTRIES, FOLDERS, SUBMISSION_SETS, ASSOCIATIONS)
+)
+# The look-up statements by their shape, built once each: building (and keying) a UNION
+# per request costs more CPU than running it.
+_lookups: dict[tuple[Any, ...], Any] = {}
+
+
+def _lookup_statement(patient: tuple[Any, ...], documents: bool, submission_set: bool, folders: bool, uuids: bool) -> Any:
+    key = (tuple(id(p) for p in patient), documents, submission_set, folders, uuids)
+    statement = _lookups.get(key)
+    if statement is None:
+        parts: list[Any] = [*patient]
+        parts += [_LOOKUP_PARTS[kind] for kind, wanted in (("D", documents), ("S", submission_set), ("F", folders)) if wanted]
+        if uuids:
+            parts += _UUID_PARTS
+        if not parts:
+            return None
+        if len(parts) == 1:
+            statement = parts[0]
+        else:
+            statement = union_all(*parts)
+        if len(_lookups) < 256:  # patient statements are prebuilt: a handful of shapes
+            _lookups[key] = statement
+    return statement
 
 
 def check_against_registry(
@@ -228,30 +274,13 @@ def check_against_registry(
     uuids = sorted({o.id for o in submission.objects if o.id.startswith("urn:uuid:")})
     # Every lookup in one statement (one round trip): ("D"ocument | "S"ubmission set |
     # "F"older, uniqueId, lid, hash) for registered uniqueIds, ("U", entryUUID) for used UUIDs.
-    parts: list[Any] = [statement for statement, _ in patient_queries]
     params: dict[str, Any] = {name: value for _, values in patient_queries for name, value in values.items()}
-    if doc_unique:
-        parts.append(
-            select(literal("D").label("kind"), ENTRIES.c.unique_id.label("key"), ENTRIES.c.lid, ENTRIES.c.hash).where(
-                ENTRIES.c.unique_id.in_(sorted(doc_unique))
-            )
-        )
-    if ss.unique_id:
-        parts.append(
-            select(literal("S"), SUBMISSION_SETS.c.unique_id, null(), null()).where(SUBMISSION_SETS.c.unique_id == ss.unique_id)
-        )
-    if folder_unique:
-        parts.append(
-            select(literal("F"), FOLDERS.c.unique_id, FOLDERS.c.lid, null()).where(FOLDERS.c.unique_id.in_(sorted(folder_unique)))
-        )
-    if uuids:
-        parts.extend(
-            select(literal("U"), table.c.uuid, null(), null()).where(table.c.uuid.in_(uuids))
-            for table in (ENTRIES, FOLDERS, SUBMISSION_SETS, ASSOCIATIONS)
-        )
+    params.update(doc_unique=sorted(doc_unique), ss_unique=ss.unique_id, folder_unique=sorted(folder_unique), uuids=uuids)
+    statement = _lookup_statement(
+        tuple(statement for statement, _ in patient_queries), bool(doc_unique), bool(ss.unique_id), bool(folder_unique), bool(uuids)
+    )
     found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": [], "P": [], "I": []}
-    if parts:
-        statement: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+    if statement is not None:
         for row in session.execute(statement, params):
             found[row[0]].append(row)
     if known is None:
