@@ -113,3 +113,13 @@ def tsnhub_executable() -> list[str]:
     candidate = Path(sys.executable).parent / "tsnhub"
     return [str(candidate)] if candidate.exists() else tsnhub_command()
 
+
+@pytest.fixture
+def fresh_domain_cache() -> Iterator[None]:
+    """The identity manager's process-wide cache of assigning authorities, emptied around
+    a test whose store starts empty."""
+    from actors.identity import core
+
+    core.domain_cache.clear()
+    yield
+    core.domain_cache.clear()

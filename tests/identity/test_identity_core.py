@@ -2,7 +2,6 @@
 identifier change, link/unlink, PIX and PDQ queries, continuation, directory."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -23,11 +22,7 @@ POLICY = Policy(accepted_domains=("2.999.1.10.1", "2.999.1.10.6", "CLA-IPP"))
 NOW = datetime(2025, 3, 20, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def fresh_domain_cache() -> Iterator[None]:
-    core.domain_cache.clear()
-    yield
-    core.domain_cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_domain_cache")
 
 
 def ctx() -> Context:

@@ -31,18 +31,21 @@ def feed(ipp: str, authority: str, extra: str = "") -> str:
 INS = "~179114410905287^^^ASIP-SANTE-INS-NIR&1.2.250.1.213.1.4.10&ISO^INS"
 
 
-def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path, pki: Path, consumer: PixConsumer) -> None:
-    config = (
-        '[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\n'
-        f'pix_consumers = ["127.0.0.1:{consumer.port}"]\n'
-    )
+def _cross_reference_notified(tmp_path: Path, pki: Path, consumer: PixConsumer, address: str) -> list[str]:
+    """Feed one patient from two domains (same INS) to a hub notifying `address`; the
+    notifications the consumer acknowledged."""
+    config = f'[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\npix_consumers = ["{address}"]\n'
     hub = launch_hub(tmp_path / "hub", pki, config)
     try:
         assert b"MSA|AA" in hub.mllp(feed("100871", "CHVF-IPP&2.999.1.10.1&ISO", INS))
         assert b"MSA|AA" in hub.mllp(feed("CLA-55120", "CLA-IPP&2.999.1.11.1&ISO", INS))
-        received = consumer.wait(2)
+        return consumer.wait(2)
     finally:
         hub.stop()
+
+
+def test_a_new_cross_reference_is_notified_with_every_identifier(tmp_path: Path, pki: Path, consumer: PixConsumer) -> None:
+    received = _cross_reference_notified(tmp_path, pki, consumer, f"127.0.0.1:{consumer.port}")
     assert len(received) == 2
     segments = [s.split("|") for s in received[-1].split("\r") if s]
     assert segments[0][8] == "ADT^A31^ADT_A05"
@@ -87,17 +90,9 @@ def test_a_consumer_named_mllps_is_notified_over_tls(tmp_path: Path, pki: Path) 
     context.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
     context.verify_mode = ssl.CERT_REQUIRED
     secure = PixConsumer(tls=context)
-    config = (
-        '[identity]\naccepted_domains = ["2.999.1.10.1", "2.999.1.11.1"]\n'
-        f'pix_consumers = ["mllps://127.0.0.1:{secure.port}"]\n'
-    )
-    hub = launch_hub(tmp_path / "hub", pki, config)
     try:
-        assert b"MSA|AA" in hub.mllp(feed("100871", "CHVF-IPP&2.999.1.10.1&ISO", INS))
-        assert b"MSA|AA" in hub.mllp(feed("CLA-55120", "CLA-IPP&2.999.1.11.1&ISO", INS))
-        received = secure.wait(2)
+        received = _cross_reference_notified(tmp_path, pki, secure, f"mllps://127.0.0.1:{secure.port}")
     finally:
-        hub.stop()
         secure.close()
     assert len(received) == 2
     assert set(secure.tls_versions) <= {"TLSv1.2", "TLSv1.3"} and secure.tls_versions

@@ -4,7 +4,6 @@ manager designates an active patient with it (an INS only once qualified); the r
 asks this with its other look-ups, in one statement."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -25,11 +24,7 @@ INS_TEST = Hd("ASIP-SANTE-INS-NIR", "1.2.250.1.213.1.4.10", "ISO")
 NOW = datetime(2025, 3, 20, 10, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def fresh_domain_cache() -> Iterator[None]:
-    core.domain_cache.clear()
-    yield
-    core.domain_cache.clear()
+pytestmark = pytest.mark.usefixtures("fresh_domain_cache")
 
 
 def _feed(store: Store, ids: list[Cx], codes: tuple[str, ...] = ()) -> None:
