@@ -9,6 +9,7 @@ transaction, and a failure is raised as SQLAlchemy's own exception class (an
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,15 @@ def _plan(dialect: Dialect, table: Table) -> Plan:
     return plan
 
 
+@functools.cache
+def _pipeline_supported() -> bool:
+    """psycopg's pipeline mode needs libpq 14 or newer (a psycopg built against an older
+    system libpq takes the plain path)."""
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
 def insert_rows(session: Session, batches: Sequence[Batch]) -> None:
     """Insert every batch (in order) in the session's transaction. The pipeline takes rows
     naming every column but an autoincrement key; batches with rows that leave a column
@@ -49,7 +59,7 @@ def insert_rows(session: Session, batches: Sequence[Batch]) -> None:
         return
     connection = session.connection()
     dialect = connection.dialect
-    plans = [_plan(dialect, table) for table, _ in batches] if dialect.driver == "psycopg" else []
+    plans = [_plan(dialect, table) for table, _ in batches] if dialect.driver == "psycopg" and _pipeline_supported() else []
     if not plans or any(any(name not in row for row in rows for name in plan[1]) for plan, (_, rows) in zip(plans, batches)):
         for table, rows in batches:
             session.execute(insert(table), list(rows))

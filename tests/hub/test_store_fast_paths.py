@@ -149,3 +149,15 @@ def test_a_connection_closed_by_the_server_while_idle_is_replaced(server_store: 
         admin.commit()
     with store.transaction() as session:
         assert session.scalar(text("SELECT 2")) == 2
+
+
+def test_without_pipeline_support_the_rows_go_through_sqlalchemy(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A psycopg built on a libpq older than 14 has no pipeline mode: same rows, plain path."""
+    import hub.store.bulk as bulk
+
+    monkeypatch.setattr(bulk, "_pipeline_supported", lambda: False)
+    seen = _statements(store)
+    with store.transaction() as session:
+        insert_rows(session, [(ENTRIES, [_entry("urn:uuid:1", "1.2.1")]), (DOCUMENTS, [_document("1.2.1")])])
+    assert len([s for s in seen if s.lstrip().upper().startswith("INSERT")]) == 2
+    assert (_count(store, ENTRIES), _count(store, DOCUMENTS)) == (1, 1)
