@@ -231,7 +231,7 @@ _lookups: dict[tuple[Any, ...], Any] = {}
 
 
 def _lookup_statement(patient: tuple[Any, ...], documents: bool, submission_set: bool, folders: bool, uuids: bool) -> Any:
-    key = (tuple(id(p) for p in patient), documents, submission_set, folders, uuids)
+    key = (patient, documents, submission_set, folders, uuids)  # statements compare by identity
     statement = _lookups.get(key)
     if statement is None:
         parts: list[Any] = [*patient]
