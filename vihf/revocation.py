@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -56,12 +56,13 @@ def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) ->
 class RevocationLists:
     """The CRLs of `paths`, verified against `issuers` (the trust store's CAs)."""
 
-    def __init__(self, paths: Sequence[Path], issuers: Sequence[x509.Certificate], clock: object = time.monotonic) -> None:
+    def __init__(
+        self, paths: Sequence[Path], issuers: Sequence[x509.Certificate], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         self.issuers = list(issuers)
         self._clock = clock
         self._lock = threading.Lock()
-        self._by_issuer: dict[bytes, x509.CertificateRevocationList] = {}
         self._stamp = self._stamps()
         self._checked_at = 0.0
         self._by_issuer = self._load()
@@ -91,7 +92,7 @@ class RevocationLists:
 
     def refresh(self) -> None:
         """Read the files again if they changed (checked at most every RELOAD_SECONDS)."""
-        now = self._clock()  # type: ignore[operator]
+        now = self._clock()
         with self._lock:
             if now - self._checked_at < RELOAD_SECONDS:
                 return

@@ -32,7 +32,7 @@ from lxml import etree
 from hub import soap
 from vihf.policy import AccessPolicy
 from vihf.principal import Code, Principal
-from vihf.trust import TrustStore, TrustStoreError
+from vihf.trust import TrustStoreError
 from vihf.verify import Verifier
 
 if TYPE_CHECKING:
@@ -66,6 +66,13 @@ class VihfAuthenticator:
                     log.error("VIHF verification unavailable: %s", exc)
                     raise soap.SoapFault("Receiver", "the hub cannot verify VIHF assertions (trust store)") from None
             return self._verifier
+
+    def prepare(self) -> bool:
+        """Build the verifier now; False when it cannot be (the reason is logged)."""
+        try:
+            return self.verifier is not None
+        except soap.SoapFault:
+            return False
 
     def authenticate(self, request: soap.SoapRequest, transaction: str) -> Principal:
         """The verified Principal of `request`, or a SOAP fault (see `vihf.faults`)."""
@@ -164,16 +171,13 @@ def whoami(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
 
 def install(hub: Hub) -> None:
     """Set the hub's VIHF authenticator and mount the WhoAmI service."""
-    hub.authenticator = VihfAuthenticator(hub)
+    authenticator = hub.authenticator = VihfAuthenticator(hub)
     if hub.config.security.require_vihf and not hub.config.trust_store_path.exists():
         log.warning("VIHF trust store %s is missing: every SOAP request will be refused", hub.config.trust_store_path)
     elif hub.config.security.require_vihf and hub.config.security.crl_files:
-        # Said at start-up rather than at the first request: a CRL that does not verify
-        # leaves the hub refusing every SOAP request.
-        try:
-            TrustStore.load(hub.config.trust_store_path, [Path(p) for p in hub.config.security.crl_files])
-        except TrustStoreError as exc:
-            log.error("VIHF verification unavailable, every SOAP request will be refused: %s", exc)
+        # Built now rather than at the first request, so that a CRL that does not verify
+        # is logged at start-up (requests are then refused).
+        authenticator.prepare()
     hub.soap_endpoint(WHOAMI_PATH, WHOAMI_WSDL if WHOAMI_WSDL.exists() else None).operation(
         WHOAMI_ACTION, WHOAMI_TRANSACTION, whoami
     )

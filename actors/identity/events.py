@@ -58,10 +58,9 @@ class PatientsLinked:
 
 
 @dataclass(frozen=True)
-class PatientAdmitted:
-    """ITI-31 admission (A01), outpatient registration (A04) or return (A22)."""
+class _Stay:
+    """A patient entering or leaving a stay (ITI-31): what both events carry."""
 
-    kind = "encounter.admitted"
     patient_id: int
     encounter_id: int
     trigger: str
@@ -71,16 +70,17 @@ class PatientAdmitted:
 
 
 @dataclass(frozen=True)
-class PatientDischarged:
+class PatientAdmitted(_Stay):
+    """ITI-31 admission (A01), outpatient registration (A04) or return (A22)."""
+
+    kind = "encounter.admitted"
+
+
+@dataclass(frozen=True)
+class PatientDischarged(_Stay):
     """ITI-31 discharge (A03) or leave of absence (A21)."""
 
     kind = "encounter.discharged"
-    patient_id: int
-    encounter_id: int
-    trigger: str
-    at: datetime | None
-    visit_number: str
-    unit: str = ""
 
 
 @dataclass(frozen=True)

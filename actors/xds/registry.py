@@ -8,6 +8,7 @@ it raises `XdsFailure` with the errors otherwise (the caller rolls back).
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -179,22 +180,19 @@ def _index_rows(entry: RegistryObject, author_scheme: str | None, codes: Mapping
 _KINDS = (("DocumentEntry", ENTRIES), ("Folder", FOLDERS), ("SubmissionSet", SUBMISSION_SETS))
 
 
-def _existing_statement() -> Any:
-    parts: list[Any] = [
-        select(literal(kind).label("kind"), table.c.uuid, table.c.patient_id, table.c.status).where(
-            table.c.uuid.in_(bindparam("wanted", expanding=True))
-        )
-        for kind, table in _KINDS
-    ]
-    parts.append(
-        select(literal("Association").label("kind"), ASSOCIATIONS.c.uuid, null().label("patient_id"), ASSOCIATIONS.c.status).where(
-            ASSOCIATIONS.c.uuid.in_(bindparam("wanted", expanding=True))
-        )
+# (kind, entryUUID, patient, status) of the registry objects among `wanted`: the
+# relationship rules read them, and the registry checks take them for "UUID already used".
+_EXISTING_PARTS: list[Any] = [
+    select(literal(kind).label("kind"), table.c.uuid, table.c.patient_id, table.c.status).where(
+        table.c.uuid.in_(bindparam("wanted", expanding=True))
     )
-    return union_all(*parts)
-
-
-_EXISTING = _existing_statement()
+    for kind, table in _KINDS
+] + [
+    select(literal("Association").label("kind"), ASSOCIATIONS.c.uuid, null().label("patient_id"), ASSOCIATIONS.c.status).where(
+        ASSOCIATIONS.c.uuid.in_(bindparam("wanted", expanding=True))
+    )
+]
+_EXISTING = union_all(*_EXISTING_PARTS)
 
 
 def _existing_objects(session: Session, uuids: set[str]) -> dict[str, tuple[str, Existing]]:
@@ -221,10 +219,6 @@ _LOOKUP_PARTS: dict[str, Any] = {
         FOLDERS.c.unique_id.in_(bindparam("folder_unique", expanding=True))
     ),
 }
-_UUID_PARTS: tuple[Any, ...] = tuple(
-    select(literal("U"), table.c.uuid, null(), null()).where(table.c.uuid.in_(bindparam("uuids", expanding=True)))
-    for table in (ENTRIES, FOLDERS, SUBMISSION_SETS, ASSOCIATIONS)
-)
 # The look-up statements by their shape, built once each: building (and keying) a UNION
 # per request costs more CPU than running it.
 _lookups: dict[tuple[Any, ...], Any] = {}
@@ -237,7 +231,7 @@ def _lookup_statement(patient: tuple[Any, ...], documents: bool, submission_set:
         parts: list[Any] = [*patient]
         parts += [_LOOKUP_PARTS[kind] for kind, wanted in (("D", documents), ("S", submission_set), ("F", folders)) if wanted]
         if uuids:
-            parts += _UUID_PARTS
+            parts += _EXISTING_PARTS
         if not parts:
             return None
         if len(parts) == 1:
@@ -273,13 +267,13 @@ def check_against_registry(
     folder_lids = {f.lid for f in submission.folders if update_mode and f.lid and f.lid != f.id}
     uuids = sorted({o.id for o in submission.objects if o.id.startswith("urn:uuid:")})
     # Every lookup in one statement (one round trip): ("D"ocument | "S"ubmission set |
-    # "F"older, uniqueId, lid, hash) for registered uniqueIds, ("U", entryUUID) for used UUIDs.
+    # "F"older, uniqueId, lid, hash) for registered uniqueIds, (kind of object, entryUUID, ...) for used UUIDs.
     params: dict[str, Any] = {name: value for _, values in patient_queries for name, value in values.items()}
-    params.update(doc_unique=sorted(doc_unique), ss_unique=ss.unique_id, folder_unique=sorted(folder_unique), uuids=uuids)
+    params.update(doc_unique=sorted(doc_unique), ss_unique=ss.unique_id, folder_unique=sorted(folder_unique), wanted=uuids)
     statement = _lookup_statement(
         tuple(statement for statement, _ in patient_queries), bool(doc_unique), bool(ss.unique_id), bool(folder_unique), bool(uuids)
     )
-    found: dict[str, list[Any]] = {"D": [], "S": [], "F": [], "U": [], "P": [], "I": []}
+    found: dict[str, list[Any]] = defaultdict(list)
     if statement is not None:
         for row in session.execute(statement, params):
             found[row[0]].append(row)
@@ -312,7 +306,8 @@ def check_against_registry(
         errors.append(
             RegistryError(c.XDSDuplicateUniqueIdInRegistry, f"uniqueId {unique_id} is already registered", folder_unique[unique_id].id)
         )
-    for uuid_ in sorted({row[1] for row in found["U"]}):
+    used = {row[1] for kind, _table in _KINDS for row in found[kind]} | {row[1] for row in found["Association"]}
+    for uuid_ in sorted(used):
         errors.append(RegistryError(c.XDSRegistryMetadataError, f"entryUUID {uuid_} is already in the registry", uuid_))
     return errors
 
