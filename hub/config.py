@@ -41,6 +41,29 @@ class ServerConfig:
     # ITI-41 at 140/s with 4 concurrent handlers, 154/s with 2). Outbound calls
     # (regional identity servers, notifications) stay on `thread_pool_size` threads.
     store_threads: int = 2
+    # The address partners use (https://host:port): WSDL soap:address and FHIR links are
+    # written from it, never from the request's Host header. Empty: https://<host>:<the
+    # bound HTTPS port>.
+    public_base_url: str = ""
+    # A whole request (headers and body, or one MLLP frame) must arrive within this many
+    # seconds, however steadily its bytes trickle in (apart from the idle timeout).
+    request_deadline_seconds: float = 30.0
+    # Largest number of XML elements (tags) one request may carry: the parsed tree costs
+    # ~120 bytes of memory per node whatever the size of the text.
+    max_xml_elements: int = 500_000
+    # true: any MLLP sender may send any message (development). A hub bound to loopback
+    # with no [[server.mllp_senders]] behaves as open; anywhere else an unlisted sender
+    # is refused.
+    mllp_open: bool = False
+    # Who may send what over MLLP, one table each: name; certificate, the SHA-256
+    # fingerprint ("sha256:AB:CD:...") or the subject (RFC 4514) of its TLS client
+    # certificate; application (MSH-3) and facility (MSH-4); messages, the MSH-9 types
+    # it may send ("ADT^A28", "QBP^Q22", or a bare code such as "QCN").
+    mllp_senders: list[dict[str, Any]] = field(default_factory=list)
+    # Addresses (IP or CIDR) allowed to read /metrics; empty: any. With
+    # metrics_require_client_cert, a verified TLS client certificate is needed too.
+    metrics_allow: list[str] = field(default_factory=list)
+    metrics_require_client_cert: bool = False
 
 
 @dataclass
@@ -85,6 +108,12 @@ class IdentityConfig:
     # Upstream PIX managers, "host:port": accepted ITI-8 / ITI-30 feeds are forwarded to
     # them as ITI-8 over MLLP after the local commit, retried until acknowledged AA.
     upstream_pix: list[str] = field(default_factory=list)
+    # Breadth caps against mass extraction (PDQ v2, v3 and FHIR): a query on names alone
+    # needs this many significant characters (letters or digits) in a name, unless it
+    # also carries the birth date or an identifier; one query returns at most
+    # pdq_max_results patients, continuation included.
+    pdq_min_name_chars: int = 3
+    pdq_max_results: int = 200
 
 
 @dataclass
