@@ -48,8 +48,9 @@ class ServerConfig:
     # A whole request (headers and body, or one MLLP frame) must arrive within this many
     # seconds, however steadily its bytes trickle in (apart from the idle timeout).
     request_deadline_seconds: float = 30.0
-    # Largest number of XML elements (tags) one request may carry: the parsed tree costs
-    # ~120 bytes of memory per node whatever the size of the text.
+    # Budget of XML nodes one request may carry, counted before parsing as its tags
+    # (start, end, comments, PIs) plus its attributes ("<" and "="): the parsed tree costs
+    # ~120 bytes or more per node whatever the size of the text.
     max_xml_elements: int = 500_000
     # true: any MLLP sender may send any message (development). A hub bound to loopback
     # with no [[server.mllp_senders]] behaves as open; anywhere else an unlisted sender

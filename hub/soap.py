@@ -35,6 +35,7 @@ class Limits:
     max_bytes: int = 64 * 1024 * 1024
     max_depth: int = 256
     max_parts: int = 1000
+    max_elements: int = 500_000
 
 
 class SoapFault(Exception):
@@ -114,6 +115,9 @@ class SoapResponse:
     http_status: int = 200
     # The patient the transaction was about, for the audit record (an id, never traits).
     audit_patient: str | None = None
+    # An answer in the transaction's own vocabulary that refuses the caller (e.g. an XDS
+    # "not authorised" Failure): audited as "refused" with this detail, not as a success.
+    audit_refusal: str | None = None
 
     def attach(self, element: etree._Element, data: bytes | memoryview) -> None:
         """Put `data` as the content of `element`, as an MTOM part (inlined later if the
@@ -155,7 +159,10 @@ def parse_request(content_type: str, body: bytes, limits: Limits) -> SoapRequest
     else:
         xml = body
     try:
-        envelope = xmlsafe.parse(xml, xmlsafe.XmlLimits(max_bytes=limits.max_bytes, max_depth=limits.max_depth))
+        envelope = xmlsafe.parse(
+            xml,
+            xmlsafe.XmlLimits(max_bytes=limits.max_bytes, max_depth=limits.max_depth, max_elements=limits.max_elements),
+        )
     except xmlsafe.UnsafeXmlError as exc:
         raise sender_fault(str(exc)) from None
     qname = etree.QName(envelope)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
+from hub import xmlsafe
 from hub.store.models.xds import XdsAssociation, XdsDocument, XdsDocumentEntry, XdsSubmissionSet
 
 RIM = f"{{{c.RIM}}}"
@@ -48,9 +49,8 @@ class ExportResult:
 
 
 def _element(xml: str) -> etree._Element:
-    # Stored by the registry itself from validated metadata: trusted, but parsed without
-    # entities or network all the same.
-    return etree.fromstring(xml.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    # Stored by the registry from metadata a submitter sent: parsed like any request.
+    return xmlsafe.parse(xml.encode("utf-8"))
 
 
 def _set_uri(entry: etree._Element, uri: str) -> None:
