@@ -79,6 +79,9 @@ class Msh:
     fields: list[str]
     field_separator: str
     encoding_characters: str
+    # The name of the listed MLLP sender ([[server.mllp_senders]]) the message came from,
+    # set by the hub before routing; None when no listed sender matched (open listener).
+    caller: str | None = None
 
     def get(self, number: int) -> str:
         # MSH-1 is the field separator itself, so MSH-n is fields[n-1].
@@ -247,6 +250,10 @@ class Router:
 
     def register(self, message_type: str, transaction: str, handler: Handler) -> None:
         self._handlers[message_type] = (transaction, handler)
+
+    def transactions(self) -> set[str]:
+        """The transactions of the registered message types (the hub's metric labels)."""
+        return {transaction for transaction, _ in self._handlers.values()}
 
     def lookup(self, msh: Msh) -> tuple[str, Handler] | None:
         return self._handlers.get(msh.message_type) or self._handlers.get(msh.message_code)

@@ -3,8 +3,9 @@
 A frame is 0x0B <message> 0x1C 0x0D. Bytes outside a frame are dropped without closing
 the connection; a frame larger than the configured maximum is answered with an AR
 acknowledgement and dropped. Messages of one connection are answered one at a time, in
-order; the protocol hands each complete frame to a `process` callable returning a
-Deferred of the response bytes and knows nothing of HL7 beyond that.
+order; the protocol hands each complete frame, with the peer (address and TLS client
+certificate), to a `process` callable returning a Deferred of the response bytes and
+knows nothing of HL7 beyond that.
 """
 from __future__ import annotations
 
@@ -15,14 +16,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from twisted.internet import defer, protocol
+from twisted.internet.interfaces import IDelayedCall
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python import log
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\x0d"
 
-Processor = Callable[[bytes, bool, str], "defer.Deferred[bytes]"]  # (frame, oversized, peer) -> Deferred[bytes]
+
+@dataclass(frozen=True)
+class Peer:
+    """Who sent a frame: `host:port`, and the client certificate the TLS handshake
+    verified (None over plain TCP or when the client presented none)."""
+
+    address: str
+    certificate: x509.Certificate | None = None
+
+
+Processor = Callable[[bytes, bool, Peer], "defer.Deferred[bytes]"]  # (frame, oversized, peer) -> Deferred[bytes]
 
 
 def frame(message: bytes) -> bytes:
@@ -32,15 +45,18 @@ def frame(message: bytes) -> bytes:
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds without a byte before the connection is closed: `in_frame` while a frame
-    is half-received, `between_frames` otherwise (None: never)."""
+    is half-received, `between_frames` otherwise (None: never). `frame_deadline`: seconds
+    from a frame's start byte to its end, however steadily its bytes trickle in (the idle
+    timeouts restart on every byte)."""
 
     in_frame: float | None = 120.0
     between_frames: float | None = 3600.0
+    frame_deadline: float | None = 30.0
 
 
 class MLLPProtocol(protocol.Protocol, TimeoutMixin):
-    """One MLLP connection; closed when its peer stays silent too long (`Timeouts`), never
-    while one of its messages is being answered."""
+    """One MLLP connection; closed when its peer stays silent too long (never while one of
+    its messages is being answered) or takes too long over one frame (`Timeouts`)."""
 
     def __init__(self, process: Processor, max_message_bytes: int, timeouts: Timeouts = Timeouts()) -> None:
         self._timeouts = timeouts
@@ -50,6 +66,8 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
         self._in_frame = False
         self._oversized = False
         self._queue: defer.Deferred[Any] = defer.succeed(None)
+        self._deadline: IDelayedCall | None = None
+        self._peer_seen: Peer | None = None
         self.pending = 0
 
     def connectionMade(self) -> None:
@@ -57,6 +75,7 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
 
     def connectionLost(self, reason: object = None) -> None:
         self.setTimeout(None)
+        self._stop_deadline()
 
     def timeoutConnection(self) -> None:
         if self.pending:
@@ -79,6 +98,8 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
                 del self._buffer[: start + 1]
                 self._in_frame = True
                 self._oversized = False
+                if self._timeouts.frame_deadline is not None:
+                    self._deadline = self.callLater(self._timeouts.frame_deadline, self._deadline_passed)
             end = self._buffer.find(END_BLOCK)
             if end < 0:
                 if len(self._buffer) > self._max:
@@ -90,18 +111,42 @@ class MLLPProtocol(protocol.Protocol, TimeoutMixin):
             message = bytes(self._buffer[:end])
             del self._buffer[: end + len(END_BLOCK)]
             self._in_frame = False
+            self._stop_deadline()
             oversized = self._oversized or len(message) > self._max
             self._enqueue(message[:4096] if oversized else message, oversized)
 
-    def _peer(self) -> str:
-        address = self.transport.getPeer() if self.transport is not None else None
-        return f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}"
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def _deadline_passed(self) -> None:
+        self._deadline = None
+        log.msg(f"MLLP frame from {self._peer().address} not complete within {self._timeouts.frame_deadline} s: closing")
+        self._buffer.clear()
+        self._in_frame = False
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+    def _peer(self) -> Peer:
+        """The peer, read once per connection (the TLS handshake is over by the first
+        frame, and its certificate does not change)."""
+        if self._peer_seen is None:
+            address = self.transport.getPeer() if self.transport is not None else None
+            certificate: x509.Certificate | None = None
+            get_certificate = getattr(self.transport, "getPeerCertificate", None)  # TLS transports only
+            presented = get_certificate() if get_certificate is not None else None
+            if presented is not None:
+                certificate = presented.to_cryptography()
+            self._peer_seen = Peer(f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}", certificate)
+        return self._peer_seen
 
     def _enqueue(self, message: bytes, oversized: bool) -> None:
         self.pending += 1
+        peer = self._peer()
 
         def run(_: object) -> defer.Deferred[bytes]:
-            return self._process(message, oversized, self._peer())
+            return self._process(message, oversized, peer)
 
         def reply(response: bytes | None) -> None:
             self.pending -= 1

@@ -14,6 +14,11 @@ from email.message import Message
 from email.parser import HeaderParser
 from urllib.parse import unquote
 
+# Part headers longer than this are refused: the blank line that ends them is looked for in
+# this many bytes only, so a part without one cannot make each part's search run to the end
+# of the body.
+MAX_PART_HEADER_BYTES = 16 * 1024
+
 
 class MtomError(ValueError):
     """The multipart framing is broken."""
@@ -48,10 +53,31 @@ def normalise_cid(value: str) -> str:
     return value.strip("<>")
 
 
+def _headers_end(body: bytes, line_end: int) -> tuple[int, int]:
+    """(end of the part headers, start of the content) after the boundary line ending at
+    `line_end`: the first empty line, LF or CRLF, within MAX_PART_HEADER_BYTES."""
+    limit = line_end + MAX_PART_HEADER_BYTES
+    lf = body.find(b"\n\n", line_end, limit)
+    # A CRLF blank line is only of interest before the LF one: bound that search by it.
+    crlf = body.find(b"\n\r\n", line_end, limit if lf < 0 else lf + 1)
+    if crlf >= 0:
+        return crlf + 1, crlf + 3
+    if lf >= 0:
+        return lf + 1, lf + 2
+    if len(body) < limit:
+        raise MtomError("multipart part without header end")
+    raise MtomError(f"multipart part headers longer than {MAX_PART_HEADER_BYTES} bytes")
+
+
 def split(body: bytes, boundary: str, start: str | None, max_parts: int) -> Multipart:
-    """Split a multipart/related body into its root part and attachments by Content-ID."""
+    """Split a multipart/related body into its root part and attachments by Content-ID.
+
+    One pass over the body: each delimiter is found once, as `LF--boundary` (RFC 2046
+    says CRLF; LF-only framing is accepted, and a CR before the LF belongs to the
+    delimiter), and part headers are bounded."""
     view = memoryview(body)
     delimiter = b"--" + boundary.encode("latin-1")
+    next_delimiter = b"\n" + delimiter
     position = body.find(delimiter)
     if position < 0:
         raise MtomError("multipart boundary not found")
@@ -61,26 +87,16 @@ def split(body: bytes, boundary: str, start: str | None, max_parts: int) -> Mult
         position += len(delimiter)
         if body[position : position + 2] == b"--":
             break
-        line_end = body.find(b"\n", position)
+        line_end = body.find(b"\n", position, position + MAX_PART_HEADER_BYTES)
         if line_end < 0:
-            raise MtomError("truncated multipart body")
-        headers_end = body.find(b"\r\n\r\n", line_end)
-        separator = 4
-        if headers_end < 0:
-            headers_end = body.find(b"\n\n", line_end)
-            separator = 2
-        if headers_end < 0:
-            raise MtomError("multipart part without header end")
+            raise MtomError("multipart boundary line not terminated")
+        headers_end, content_start = _headers_end(body, line_end)
         headers = header_parser.parsestr(body[line_end + 1 : headers_end].decode("latin-1"))
-        content_start = headers_end + separator
-        next_delimiter = body.find(b"\r\n" + delimiter, content_start)
-        skip = 2
-        if next_delimiter < 0:
-            next_delimiter = body.find(b"\n" + delimiter, content_start)
-            skip = 1
-        if next_delimiter < 0:
+        found = body.find(next_delimiter, content_start)
+        if found < 0:
             raise MtomError("multipart part not terminated by its boundary")
-        data = view[content_start:next_delimiter]
+        content_end = found - 1 if found > content_start and body[found - 1] == 0x0D else found
+        data = view[content_start:content_end]
         encoding = (headers.get("content-transfer-encoding") or "binary").strip().lower()
         if encoding == "base64":
             data = memoryview(base64.b64decode(bytes(data)))
@@ -95,7 +111,7 @@ def split(body: bytes, boundary: str, start: str | None, max_parts: int) -> Mult
         )
         if len(parts) > max_parts:
             raise MtomError(f"more than {max_parts} MIME parts")
-        position = next_delimiter + skip
+        position = found + 1
     if not parts:
         raise MtomError("multipart body without parts")
     root = parts[0]

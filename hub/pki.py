@@ -73,13 +73,15 @@ def make_ca(common_name: str = "tsnhub development CA", days: int = 3650) -> Iss
 def issue(
     ca: Issued,
     common_name: str,
-    usage: x509.ObjectIdentifier | None,
+    usage: x509.ObjectIdentifier | tuple[x509.ObjectIdentifier, ...] | None,
     days: int = 825,
     dns: tuple[str, ...] = (),
     ips: tuple[str, ...] = (),
     organisation: str = "tsnhub development",
 ) -> Issued:
-    """A leaf certificate signed by `ca` (server, client, or signing with usage None)."""
+    """A leaf certificate signed by `ca`: for TLS with `usage`, the extended key usage(s)
+    (serverAuth, clientAuth), or a signing certificate with usage None (no extended key
+    usage, so that TLS peers refuse it)."""
     key = _key()
     builder = (
         _builder(_name(common_name, organisation), ca.certificate.subject, key.public_key(), days)
@@ -96,7 +98,7 @@ def issue(
     else:
         builder = builder.add_extension(
             x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
-        ).add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        ).add_extension(x509.ExtendedKeyUsage(list(usage) if isinstance(usage, tuple) else [usage]), critical=False)
     names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     names += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     if names:
@@ -131,7 +133,15 @@ def init(directory: Path, force: bool = False) -> list[Path]:
         raise PkiExistsError(f"{directory} holds a partial PKI; use --force to replace it")
     directory.mkdir(parents=True, exist_ok=True)
     ca = make_ca()
-    server = issue(ca, "localhost", ExtendedKeyUsageOID.SERVER_AUTH, dns=("localhost",), ips=("127.0.0.1", "::1"))
+    # The hub's certificate is also its client certificate for outbound TLS (syslog, MLLP,
+    # SOAP): serverAuth and clientAuth (INTERFACES.md).
+    server = issue(
+        ca,
+        "localhost",
+        (ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH),
+        dns=("localhost",),
+        ips=("127.0.0.1", "::1"),
+    )
     client = issue(ca, "tsnhub development client software", ExtendedKeyUsageOID.CLIENT_AUTH)
     signer = issue(ca, "tsnhub development VIHF signer", None, organisation="tsnhub development structure")
     written = []

@@ -5,12 +5,16 @@ runs in the hub's thread pool.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
 from twisted.python import log
-from twisted.web import resource, server
+from twisted.python.failure import Failure
+from twisted.web import http, resource, server
 
 from hub import endpoints, soap
 
@@ -60,15 +64,72 @@ class BoundedRequest(server.Request):
             return
         super().requestReceived(command, path, version)
 
+    def write(self, data: bytes) -> None:
+        # Twisted names itself and its version in a `Server` header: that only helps an
+        # attacker pick an exploit, so it is dropped before the headers go out.
+        if not self.startedWriting:
+            self.responseHeaders.removeHeader(b"server")
+        super().write(data)
+
+
+class DeadlineChannel(http.HTTPChannel):
+    """An HTTP/1.1 connection whose requests must arrive whole, headers and body, within
+    the site's `request_deadline` of their first byte. Twisted's idle timeout restarts on
+    every byte, so a client trickling one byte at a time would otherwise hold the
+    connection (and its buffers) forever. A late request is answered 408 and closed."""
+
+    _deadline: IDelayedCall | None = None
+
+    def dataReceived(self, data: bytes) -> None:
+        # Bytes read while a request is being answered belong to the next one: they are
+        # buffered by Twisted and given back here once the answer is written.
+        if self._deadline is None and not self._handlingRequest:
+            site: HubSite = self.site  # type: ignore[attr-defined]
+            self._deadline = self.callLater(site.request_deadline, self._request_too_slow)
+        super().dataReceived(data)
+
+    def allContentReceived(self) -> None:
+        self._cancel_deadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_deadline()
+        super().connectionLost(reason)
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            if self._deadline.active():
+                self._deadline.cancel()
+            self._deadline = None
+
+    def _request_too_slow(self) -> None:
+        self._deadline = None
+        self.transport.write(  # type: ignore[union-attr]
+            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+            b"Content-Type: text/plain\r\nContent-Length: 29\r\n\r\nrequest not received in time\n"
+        )
+        # Closes, and aborts the connection if the client does not read the answer.
+        self.timeoutConnection()
+
 
 class HubSite(server.Site):
     requestFactory = BoundedRequest
+    # HTTP/1.1 only: no ALPN is offered, so Twisted's HTTP/2-negotiating wrapper has
+    # nothing to choose between.
+    protocol = DeadlineChannel  # type: ignore[assignment]
 
-    def __init__(self, root: resource.Resource, max_request_bytes: int, idle_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        root: resource.Resource,
+        max_request_bytes: int,
+        idle_timeout: float = 120.0,
+        request_deadline: float = 30.0,
+    ) -> None:
         # No endpoint reads form arguments: Twisted's decoding of POST bodies (a MIME parse
         # of the Content-Type on every SOAP POST) is turned off.
         super().__init__(root, timeout=idle_timeout, parsePOSTFormSubmission=False)
         self.max_request_bytes = max_request_bytes
+        self.request_deadline = request_deadline
         self.displayTracebacks = False
 
     def log(self, request: Any) -> None:
@@ -124,9 +185,8 @@ class SoapResource(resource.Resource):
             request.setResponseCode(405)
             request.setHeader(b"allow", b"POST")
             return b"SOAP 1.2 endpoint: POST an envelope, or GET ?wsdl\n"
-        host = (request.getHeader(b"host") or b"localhost").decode("latin-1")
         request.setHeader(b"content-type", b"text/xml; charset=UTF-8")
-        return self.endpoint.wsdl_for(f"https://{host}{self.endpoint.path}")
+        return self.endpoint.wsdl_for(self.hub.public_base_url + self.endpoint.path)
 
     def _failed(self, failure: Any, request: server.Request) -> None:
         log.err(failure, "SOAP endpoint failure")
@@ -153,16 +213,42 @@ class HealthResource(resource.Resource):
         return server.NOT_DONE_YET
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 class MetricsResource(resource.Resource):
+    """`/metrics`, open to the clients of `[server] metrics_allow` (any when empty) that
+    present a verified TLS client certificate when `metrics_require_client_cert` says so;
+    anyone else gets 403."""
+
     isLeaf = True
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, allow: tuple[Network, ...] = (), require_client_cert: bool = False) -> None:
         super().__init__()
         self.hub = hub
+        self.allow = allow
+        self.require_client_cert = require_client_cert
 
     def render_GET(self, request: server.Request) -> bytes:
+        if not self._allowed(request):
+            request.setResponseCode(403)
+            request.setHeader(b"content-type", b"text/plain")
+            return b"/metrics is not open to this client\n"
         request.setHeader(b"content-type", self.hub.metrics.content_type.encode())
         return self.hub.metrics.render()
+
+    def _allowed(self, request: server.Request) -> bool:
+        if self.allow:
+            try:
+                address = ipaddress.ip_address(getattr(request.getClientAddress(), "host", ""))
+            except ValueError:
+                return False
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped
+            if not any(address in network for network in self.allow):
+                return False
+        # The TLS layer only lets through a certificate it verified (hub.app.tls_options).
+        return not self.require_client_cert or _peer(request).certificate is not None
 
 
 class Root(resource.Resource):

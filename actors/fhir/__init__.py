@@ -22,3 +22,4 @@ if TYPE_CHECKING:
 def install(hub: Hub) -> None:
     """Mount `/fhir/Patient`."""
     hub.mount("fhir/Patient", PatientResource(hub))
+    hub.metrics.declare(transactions=("ITI-78", "ITI-83"))
