@@ -109,14 +109,29 @@ def read_parameters(body: bytes, media_type: str) -> list[tuple[str, Any]]:
         return [_xml_parameter(p) for p in root.findall(f"{{{FHIR_NS}}}parameter")]
     try:
         resource = json.loads(body)
-    except ValueError as exc:
-        raise InvalidResource(f"the body is not JSON: {exc}") from None
+    except (ValueError, RecursionError):
+        # The parser's message would echo the body; nesting deep enough to exhaust the
+        # stack is no more JSON to this endpoint than a syntax error.
+        raise InvalidResource("the body is not JSON") from None
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
         raise InvalidResource("the body is not a FHIR Parameters resource")
+    parameters = resource.get("parameter", [])
+    if not isinstance(parameters, list):
+        raise InvalidResource("Parameters.parameter is not a list")
     found: list[tuple[str, Any]] = []
-    for parameter in resource.get("parameter", []):
+    for parameter in parameters:
         if not isinstance(parameter, dict):
             raise InvalidResource("a parameter is not an object")
+        name = parameter.get("name", "")
+        if not isinstance(name, str):
+            raise InvalidResource("a parameter name is not a string")
         value = next((v for k, v in parameter.items() if k.startswith("value")), None)
-        found.append((str(parameter.get("name", "")), value))
+        if not _json_value(value):
+            raise InvalidResource(f"the value of parameter {name} is neither a primitive nor a datatype")
+        found.append((name, value))
     return found
+
+
+def _json_value(value: Any) -> bool:
+    """A `value[x]` is a primitive or a datatype (an object), never a list."""
+    return value is None or isinstance(value, (str, int, float, bool, dict))

@@ -12,21 +12,24 @@ continuation pointer of the query core). `telecom` and `address` are evaluated h
 the persons the query core finds by the other parameters, so they need at least one of
 those. The store keeps no state of an address: `address-state` is refused. Any other
 parameter, modifier or OR list is refused (400, `not-supported`): answering as if it were
-absent would widen the result.
+absent would widen the result. A search too broad for the query core's caps
+(`check_breadth`) is refused with 400 `too-costly`.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
 from actors.fhir import resources
+from actors.identity import query as core_query
 from actors.identity.model import Cx, Hd, normalise
 from actors.identity.query import DemographicsQuery, PatientView
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 500
 GENDERS = {"male": "M", "female": "F", "unknown": "U", "other": "O"}
-_DATE = re.compile(r"^(eq)?(\d{4})-(\d{2})-(\d{2})$")
+_DATE = re.compile(r"^(eq)?([0-9]{4})-([0-9]{2})-([0-9]{2})$")
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 _CONTROL = {"_format", "_count", "_page"}
 _SEARCH = {
@@ -97,9 +100,10 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             raise SearchError(400, "not-supported", f"unknown or unsupported search parameter {raw_name}", raw_name)
         if name in _CONTROL:
             if name == "_count":
-                if not value.isdigit() or int(value) < 1:
+                count = core_query.quantity(value)
+                if count is None:
                     raise SearchError(400, "invalid", "_count must be a positive integer", "_count")
-                search.count = min(int(value), MAX_COUNT)
+                search.count = min(count, MAX_COUNT)
             elif name == "_page":
                 search.page = value
             continue
@@ -121,6 +125,10 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             if match is None:
                 raise SearchError(400, "not-supported",
                                   "birthdate: a full date YYYY-MM-DD (prefix eq or none) is supported", name)
+            try:
+                date(*(int(part) for part in match.group(2, 3, 4)))
+            except ValueError:
+                raise SearchError(400, "invalid", f"birthdate {value} is not a date", name) from None
             query.birth_date = "".join(match.group(2, 3, 4))
         elif name == "gender":
             if value not in GENDERS:
@@ -161,6 +169,18 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                               "telecom and address need another search parameter (name, birthdate, identifier...)")
         raise SearchError(400, "required", "the search states no parameter to match")
     return search
+
+
+def check_breadth(search: Search, limits: core_query.Limits) -> None:
+    """The query core's breadth rule as ITI-78 answers it: 400 with the FHIR issue type
+    `too-costly` (the search would return too many results to be served). A read by
+    `_id` names one record and is never too broad."""
+    if search.resource_id:
+        return
+    try:
+        core_query.check_breadth(search.query, limits)
+    except core_query.QueryTooBroad as exc:
+        raise SearchError(400, "too-costly", str(exc)) from None
 
 
 def query_tag(query: DemographicsQuery) -> str:

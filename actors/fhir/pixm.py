@@ -40,9 +40,13 @@ class PixQuery:
     targets: list[Hd] = field(default_factory=list)
 
 
-def _token(value: Any) -> str:
+def _token(name: str, value: Any) -> str:
+    """A token parameter as `system|value`: a query string as it is, a posted
+    valueIdentifier from its system and value (strings, or the request is refused)."""
     if isinstance(value, dict):
         system, ident = value.get("system", ""), value.get("value", "")
+        if not isinstance(system, str) or not isinstance(ident, str):
+            raise PixmError(400, "invalid", f"{name}: the system and value of an Identifier are strings")
         return f"{system}|{ident}"
     return str(value or "")
 
@@ -53,9 +57,9 @@ def parse(pairs: list[tuple[str, Any]]) -> PixQuery:
     targets: list[Hd] = []
     for name, value in pairs:
         if name == "sourceIdentifier":
-            sources.append(_token(value))
+            sources.append(_token(name, value))
         elif name == "targetSystem":
-            system = _token(value)
+            system = _token(name, value)
             if not system:
                 raise PixmError(400, "invalid", "targetSystem has no value")
             targets.append(resources.authority_of(system))

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 PIX_OPERATION = "$ihe-pix"
 # Persons read from the query core at a time when some parameters are evaluated here.
 FILTER_BATCH = 200
+# A Patient id is a record id: larger than a 64-bit integer, no record has it (and the
+# store's driver cannot even compare it).
+MAX_RECORD_ID = 2**63 - 1
 
 
 @dataclass
@@ -108,16 +111,27 @@ def _known(session: Any, rules: core.Policy, hd: Any) -> bool:
 
 
 def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
-    """The page of persons a search asks for, and the pointer of the next page. A first
-    page that finds nobody locally asks the regional identity servers, as ITI-21 does."""
-    results, pointer = _local_search(hub, search, now)
+    """The page of persons a search asks for, and the pointer of the next page, within
+    the query core's caps. A first page that finds nobody locally asks the regional
+    identity servers, as ITI-21 does."""
+    limits = query.Limits.from_config(hub.config.identity)
+    pdqm.check_breadth(search, limits)
+    results, pointer = _local_search(hub, search, limits, now)
     if not results and not search.page and not search.resource_id:
         if upstream.consult(hub, search.query, "ITI-78"):
-            results, pointer = _local_search(hub, search, now)
+            results, pointer = _local_search(hub, search, limits, now)
     return results, pointer
 
 
-def _local_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
+def _record_id(resource_id: str) -> int | None:
+    """The patient record a Patient id names, None when it can name none."""
+    if not (resource_id.isascii() and resource_id.isdigit()) or int(resource_id) > MAX_RECORD_ID:
+        return None
+    return int(resource_id)
+
+
+def _local_search(hub: Hub, search: pdqm.Search, limits: query.Limits,
+                  now: datetime) -> tuple[list[query.PatientView], str | None]:
     rules = policy_from_config(hub.config.identity)
     with hub.store.transaction() as session:
         for hd in search.query.domains:
@@ -127,7 +141,8 @@ def _local_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[qu
         if search.resource_id:
             # A Patient id is the id of a patient record: it matches through one of the
             # record's identifiers (an inactive, e.g. merged, record has none to give).
-            owned = core.identifiers_of(session, int(search.resource_id)) if search.resource_id.isdigit() else []
+            record = _record_id(search.resource_id)
+            owned = core.identifiers_of(session, record) if record is not None else []
             if not owned:
                 return [], None
             search.query.identifiers = (*search.query.identifiers, owned[0])
@@ -139,9 +154,9 @@ def _local_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[qu
             except query.UnknownContinuation:
                 raise pdqm.SearchError(404, "not-found", "unknown, used or expired page (_page)", "_page") from None
         if search.filters:
-            results, next_after = _filtered_page(session, search, after)
+            results, next_after = _filtered_page(session, search, limits, after)
         else:
-            page = query.search(session, search.query, search.count, after)
+            page = query.search(session, search.query, search.count, after, limits)
             results, next_after = page.results, page.next_after
         pointer = None
         if next_after is not None:
@@ -149,14 +164,15 @@ def _local_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[qu
     return results, pointer
 
 
-def _filtered_page(session: Any, search: pdqm.Search, after: int) -> tuple[list[query.PatientView], int | None]:
+def _filtered_page(session: Any, search: pdqm.Search, limits: query.Limits,
+                   after: int) -> tuple[list[query.PatientView], int | None]:
     """A page of persons that also meet the parameters the query core does not evaluate:
-    the core's persons are read in person order, batch after batch, and the page ends
-    after the last person kept, so the next page starts right there."""
+    the core's persons (within its cap) are read in person order, batch after batch, and
+    the page ends after the last person kept, so the next page starts right there."""
     kept: list[query.PatientView] = []
     cursor = after
     while len(kept) <= search.count:
-        page = query.search(session, search.query, FILTER_BATCH, cursor)
+        page = query.search(session, search.query, FILTER_BATCH, cursor, limits)
         for view in page.results:
             if search.matches(view):
                 kept.append(view)

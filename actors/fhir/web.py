@@ -1,5 +1,9 @@
 """The Twisted resource of `/fhir/Patient`: reads the request on the reactor thread, hands
-it to `actors.fhir.service` in the hub's thread pool, writes the answer."""
+it to `actors.fhir.service` in the hub's thread pool, writes the answer. Links in the
+answers (`fullUrl`, `self`, `next`) start at the hub's public base URL
+(`Hub.public_base_url`), never at the request's Host header: any client writes that
+one, and links built from it would send the next page, with its query, wherever the
+client chose."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -43,7 +47,6 @@ class PatientResource(resource.Resource):
             request.setHeader(b"allow", b"GET, POST")
             return b""
         query = urlsplit(request.uri).query.decode("utf-8", "replace")
-        host = (request.getHeader(b"host") or b"localhost").decode("latin-1")
         address = request.getClientAddress()
         http_request = service.HttpRequest(
             method=method,
@@ -52,7 +55,7 @@ class PatientResource(resource.Resource):
             accept=(request.getHeader(b"accept") or b"").decode("latin-1"),
             content_type=(request.getHeader(b"content-type") or b"").decode("latin-1"),
             body=request.content.read() if request.content is not None else b"",
-            base_url=f"https://{host}/fhir",
+            base_url=f"{self.hub.public_base_url}/fhir",
             peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
             authorization=(request.getHeader(b"authorization") or b"").decode("latin-1"),
         )

@@ -13,10 +13,11 @@ from typing import Any
 
 def install(hub: Any) -> None:
     """Register every identity message type on the hub's MLLP router."""
-    from actors.identity import pam, pdq, pix
+    from actors.identity import pam, pdq, pix, query
     from actors.identity.service import IdentityService, policy_from_config
 
-    service = IdentityService(hub.store, policy_from_config(hub.config.identity), hub.mllp.identity)
+    service = IdentityService(hub.store, policy_from_config(hub.config.identity), hub.mllp.identity,
+                              pdq_limits=query.Limits.from_config(hub.config.identity))
     hub.identity_service = service
     consumers = tuple(hub.config.identity.pix_consumers)
     forwarder = _upstream(hub, service)
@@ -30,8 +31,10 @@ def install(hub: Any) -> None:
 
 
 def checked(service: Any, handler: Any) -> Any:
-    """Refuse (AR) what no identity transaction can answer before reading further:
-    MSH-11 processing id other than P, T, D (202) and MSH-12 versions other than 2.x (203)."""
+    """Refuse what no identity transaction can answer before reading further: (AR)
+    MSH-11 processing id other than P, T, D (202) and MSH-12 versions other than 2.x
+    (203); (AE) a field holding a C0 control character (102 at that field)."""
+    from actors.identity import er7
     from hub import hl7v2
 
     def handle(message: str, msh: hl7v2.Msh) -> str:
@@ -43,6 +46,15 @@ def checked(service: Any, handler: Any) -> Any:
         if not version.startswith("2."):
             error = hl7v2.Hl7Error(hl7v2.ERR_UNSUPPORTED_VERSION_ID, "MSH^1^12", message=f"HL7 version {version!r} is not 2.x")
             return hl7v2.ack(msh, "AR", [error], service.identity)
+        # A control character (raw, or escaped as `\X0B\`) is never stored, nor echoed
+        # into another consumer's answer where 0x1C 0x0D would end its MLLP frame.
+        found = er7.control_character(message)
+        if found is not None:
+            error = hl7v2.Hl7Error(
+                hl7v2.ERR_DATA_TYPE, found.location,
+                message=f"{found.segment}-{found.field} holds the control character 0x{ord(found.character):02X}",
+            )
+            return hl7v2.ack(msh, "AE", [error], service.identity)
         return str(handler(message, msh))
 
     return handle

@@ -7,6 +7,7 @@ is PID-3, `MSH-n` keeps the HL7 offset (MSH-1 is the field separator).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -132,6 +133,68 @@ def unescape(text: str, d: Delimiters = DEFAULT) -> str:
     return "".join(out)
 
 
+# -- control characters -----------------------------------------------------------------
+
+# C0 control characters are never text in an HL7 v2 field: 0x0B and 0x1C frame MLLP, CR
+# ends a segment. Raw ones (other than the segment terminators the reader already split
+# on) or ones written as hexadecimal escapes (`\X0B\`) would be stored as data and sent
+# back inside other consumers' answers.
+_C0 = re.compile(r"[\x00-\x1f]")
+_RAW_C0 = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f]")
+
+
+@dataclass(frozen=True)
+class ControlCharacter:
+    """Where a control character was found: segment, its sequence among the segments of
+    that name, field number (HL7 numbering), and the character."""
+
+    segment: str
+    sequence: int
+    field: int
+    character: str
+
+    @property
+    def location(self) -> str:
+        """ERR-2 (ERL): segment ^ sequence ^ field."""
+        return f"{self.segment}^{self.sequence}^{self.field}"
+
+
+def control_character(text: str) -> ControlCharacter | None:
+    """The first field of `text` whose value holds a C0 control character, raw or once
+    its escapes are resolved (each subcomponent on its own, as the readers resolve them).
+    A message with neither a raw control character nor a hexadecimal escape, the usual
+    case, is answered by two scans of the text."""
+    d = Delimiters.from_msh(text)
+    hex_escape = d.escape + "X"
+    if hex_escape not in text and not _RAW_C0.search(text):
+        return None
+    try:
+        message = Er7Message(text)
+    except ValueError:
+        return None  # not ER7 at all: the transaction's own reader refuses it
+    counts: dict[str, int] = {}
+    for segment in message.segments:
+        counts[segment.name] = sequence = counts.get(segment.name, 0) + 1
+        for number, value in enumerate(segment.fields[1:], start=1):
+            if segment.name == "MSH" and number <= 2:
+                continue  # the delimiters themselves
+            found = _RAW_C0.search(value)
+            if found is None and hex_escape in value:
+                found = next(
+                    (
+                        hit
+                        for rep in value.split(d.repetition)
+                        for component in rep.split(d.component)
+                        for sub in component.split(d.subcomponent)
+                        if (hit := _C0.search(unescape(sub, d))) is not None
+                    ),
+                    None,
+                )
+            if found is not None:
+                return ControlCharacter(segment.name, sequence, number, found.group())
+    return None
+
+
 # -- data types ---------------------------------------------------------------------------
 
 def _subs(component: str, d: Delimiters) -> list[str]:
@@ -159,16 +222,24 @@ def parse_cx_list(value: str, d: Delimiters = DEFAULT) -> list[Cx]:
     return [parse_cx(rep, d) for rep in value.split(d.repetition)] if value else []
 
 
+def _first_sub(component: str, d: Delimiters) -> str:
+    """The unescaped first subcomponent: split before unescaping, so an escaped `\\T\\`
+    stays an `&` in the text instead of cutting it."""
+    return unescape(component.split(d.subcomponent, 1)[0], d)
+
+
 def parse_xpn(repetition: str, d: Delimiters = DEFAULT) -> PersonName:
-    comps = [unescape(c, d) for c in repetition.split(d.component)] + [""] * 7
-    family = comps[0].split(d.subcomponent)[0]
+    raw = repetition.split(d.component)
+    comps = [unescape(c, d) for c in raw] + [""] * 7
+    family = _first_sub(raw[0], d)  # XPN-1 is FN: surname & own surname prefix & ...
     return PersonName(family.strip(), comps[1].strip(), comps[2].strip(), comps[4].strip(), comps[6].strip() or "L")
 
 
 def parse_xad(repetition: str, d: Delimiters = DEFAULT) -> Address:
-    comps = [unescape(c, d) for c in repetition.split(d.component)] + [""] * 9
+    raw = repetition.split(d.component)
+    comps = [unescape(c, d) for c in raw] + [""] * 9
     return Address(
-        street=comps[0].split(d.subcomponent)[0].strip(),
+        street=_first_sub(raw[0], d).strip(),  # XAD-1 is SAD: street & street name & number
         other=comps[1].strip(),
         city=comps[2].strip(),
         state=comps[3].strip(),

@@ -1,7 +1,8 @@
 """PDQ Supplier over HL7 v2: ITI-21 Patient Demographics Query (QBP^Q22 -> RSP^K22) with
 the continuation option (RCP-2 quantity, DSC-1 pointer kept in the store) and query
 cancel (QCN^J01), domain filtering by QPD-8; regional identity servers consulted on a
-local miss or when QPD-8 names their domain (`actors.identity.upstream`)."""
+local miss or when QPD-8 names their domain (`actors.identity.upstream`). The query
+core's breadth caps apply (`query.check_breadth`, `query.search`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -78,10 +79,10 @@ def _quantity(message: er7.Er7Message) -> int:
     rcp = message.first("RCP")
     if rcp is None or not rcp.value(2):
         return DEFAULT_QUANTITY
-    amount, unit = rcp.value(2, 1), rcp.value(2, 2) or "RD"
-    if unit != "RD" or not amount.isdigit() or int(amount) < 1:
+    amount, unit = query.quantity(rcp.value(2, 1)), rcp.value(2, 2) or "RD"
+    if unit != "RD" or amount is None:
         raise refusal(hl7v2.ERR_DATA_TYPE, "RCP^1^2", "RCP-2 must be a positive number of records (unit RD)")
-    return min(int(amount), MAX_QUANTITY)
+    return min(amount, MAX_QUANTITY)
 
 
 def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
@@ -110,6 +111,7 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
         if not tag:
             raise refusal(hl7v2.ERR_REQUIRED_FIELD_MISSING, "QPD^1^2", "QPD-2 (query tag) is required")
         parameters = parse_parameters(qpd)
+        _check_breadth(service, parameters)
         quantity = _quantity(parsed)
         dsc = parsed.first("DSC")
         pointer_in = dsc.value(1) if dsc is not None else ""
@@ -127,7 +129,7 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
                 after = query.take_continuation(session, pointer_in, tag, parameters, ctx.now)
             except query.UnknownContinuation:
                 raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "DSC^1^1", "unknown, expired or cancelled continuation pointer") from None
-        page = query.search(session, parameters, quantity, after)
+        page = query.search(session, parameters, quantity, after, service.pdq_limits)
         pointer = ""
         if page.next_after is not None:
             query.purge_expired(session, ctx.now)
@@ -153,6 +155,17 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
         return response
     except Refusal as refused:
         return answer("AE", [], refused.errors)
+
+
+def _check_breadth(service: IdentityService, parameters: query.DemographicsQuery) -> None:
+    """The query core's breadth rule, checked before anything runs (a QPD-8 naming a
+    regional server's domain would forward the query there first). ITI-21 has no case of
+    its own for a query too broad: HL7 v2.5 chapter 5 answers an application error, QAK-2
+    AE with an ERR; 207 is the table 0357 code for a refusal of the application."""
+    try:
+        query.check_breadth(parameters, service.pdq_limits)
+    except query.QueryTooBroad as exc:
+        raise refusal(hl7v2.ERR_APPLICATION_INTERNAL, "QPD^1^3", str(exc)) from None
 
 
 def _check_domains(service: IdentityService, session: Session, parameters: query.DemographicsQuery) -> None:

@@ -4,6 +4,10 @@ by identifier, ITI-21/ITI-47/ITI-78 by traits), with domain filtering and contin
 Results are persons (cross-reference groups): one result per person, with the traits of
 the best matching record and the active identifiers of all the person's records, limited
 to the requested domains. An INS is returned only for a qualified identity.
+
+A PDQ is capped against mass extraction (`Limits`, [identity] pdq_min_name_chars and
+pdq_max_results), the same way on every transport: `check_breadth` refuses a query too
+broad to run, and `search` never pages beyond the query's first `max_results` persons.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from hub.config import IdentityConfig
 from hub.store.models.identity import Encounter, IdentityIdentifier, IdentityPatient, PdqContinuation
 
 from actors.identity import ins
@@ -31,6 +36,23 @@ class UnknownIdentifier(LookupError):
 
 class UnknownContinuation(LookupError):
     """A continuation pointer that is unknown, cancelled, or does not belong to the query."""
+
+
+class QueryTooBroad(ValueError):
+    """A PDQ whose parameters would select too many persons: refused before it runs, in
+    each transport's vocabulary (ITI-21 AE, ITI-47 AE, ITI-78 400 `too-costly`)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Breadth caps of a PDQ ([identity] of hub.toml; the defaults are the configuration's)."""
+
+    min_name_chars: int = IdentityConfig.pdq_min_name_chars
+    max_results: int = IdentityConfig.pdq_max_results
+
+    @classmethod
+    def from_config(cls, identity_config: Any) -> Limits:
+        return cls(int(identity_config.pdq_min_name_chars), int(identity_config.pdq_max_results))
 
 
 @dataclass
@@ -79,6 +101,29 @@ class DemographicsQuery:
     def key(self) -> str:
         """Canonical form of the query, for checking a continuation belongs to it."""
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def significant_chars(name: str) -> int:
+    """Letters and digits of a name as the search compares it (`normalise`): wildcards,
+    punctuation and spaces narrow nothing (`-`, `%`, `_`, `.` or `*` alone fold to the
+    empty prefix, which every name starts with)."""
+    return len(normalise(name).replace(" ", ""))
+
+
+def check_breadth(query: DemographicsQuery, limits: Limits) -> None:
+    """The breadth rule of every PDQ (ITI-21, ITI-47, ITI-78): an identifier (or an
+    account number), or a name of at least `min_name_chars` significant characters, or a
+    name and the birth date. Sex, birth date, address parts or a wildcard alone would
+    hand out the register; raises `QueryTooBroad`."""
+    if any(cx.value.strip() for cx in query.identifiers) or query.account_number.strip():
+        return
+    name = max(significant_chars(n) for n in (query.family, query.given, query.mother_maiden_name))
+    if name >= limits.min_name_chars or (name and query.birth_date):
+        return
+    raise QueryTooBroad(
+        f"the query is too broad: it needs an identifier, a name of at least {limits.min_name_chars} "
+        "letters or digits, or a name and the birth date"
+    )
 
 
 def _check_domains(session: Session, domains: Sequence[Hd]) -> list[int]:
@@ -159,12 +204,28 @@ def _name_condition(column_a: Any, column_b: Any, value: str) -> Any:
     return or_(column_a == folded, column_b == folded)
 
 
-def search(session: Session, query: DemographicsQuery, limit: int, after_person_id: int = 0) -> Page:
-    """PDQ (ITI-21/ITI-47/ITI-78): persons whose records match every given trait, in
-    person order, `limit` at a time after `after_person_id`. Persons with no identifier in
-    the requested domains are left out."""
-    domain_ids = _check_domains(session, query.domains)
-    conditions: list[object] = [IdentityPatient.active.is_(True)]
+# Read in place of a page size longer than nine digits: every transport clamps far below.
+_HUGE_QUANTITY = 999_999_999
+
+
+def quantity(raw: str) -> int | None:
+    """A page size as a consumer writes it (RCP-2, initialQuantity, `_count`): a positive
+    number in ASCII digits, else None. `str.isdigit` alone would pass `²`, and `int` of
+    a 5,000-digit number raises: both must be a refusal of the value, not an error of
+    the hub."""
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")
+    if not digits:
+        return None
+    return int(digits) if len(digits) <= 9 else _HUGE_QUANTITY
+
+
+def _conditions(session: Session, query: DemographicsQuery) -> list[Any] | None:
+    """The WHERE clause of a PDQ on patient records; None when it can match nobody (an
+    identifier of an unknown domain)."""
+    conditions: list[Any] = [IdentityPatient.active.is_(True)]
     if query.family:
         conditions.append(_name_condition(IdentityPatient.family_norm, IdentityPatient.used_family_norm, query.family))
     if query.given:
@@ -194,13 +255,18 @@ def search(session: Session, query: DemographicsQuery, limit: int, after_person_
         if ident.authority:
             domain = find_domain(session, ident.authority)
             if domain is None:
-                return Page([], 0, None)
+                return None
             owners = owners.where(IdentityIdentifier.domain_id == domain.id)
         conditions.append(IdentityPatient.id.in_(owners))
     if query.account_number:
         conditions.append(IdentityPatient.id.in_(
             select(Encounter.patient_id).where(Encounter.account_number == query.account_number)
         ))
+    return conditions
+
+
+def _page(session: Session, query: DemographicsQuery, conditions: list[Any], limit: int, after_person_id: int) -> Page:
+    domain_ids = _check_domains(session, query.domains)
     results: list[PatientView] = []
     cursor = after_person_id
     # Persons are read in order; those without an identifier in the requested domains
@@ -208,7 +274,7 @@ def search(session: Session, query: DemographicsQuery, limit: int, after_person_
     while len(results) <= limit:
         batch = session.scalars(
             select(IdentityPatient)
-            .where(*conditions, IdentityPatient.person_id > cursor)  # type: ignore[arg-type]
+            .where(*conditions, IdentityPatient.person_id > cursor)
             .order_by(IdentityPatient.person_id, IdentityPatient.id)
             .limit(max(limit + 1, 16) * 2)
         ).all()
@@ -238,6 +304,39 @@ def search(session: Session, query: DemographicsQuery, limit: int, after_person_
     more = len(results) > limit
     page = results[:limit]
     return Page(page, len(page), page[-1].person_id if more and page else None)
+
+
+def _rank(session: Session, conditions: list[Any], person_id: int) -> int:
+    """How many persons the query matches up to `person_id` included."""
+    count = session.scalar(
+        select(func.count(func.distinct(IdentityPatient.person_id))).where(*conditions, IdentityPatient.person_id <= person_id)
+    )
+    return int(count or 0)
+
+
+def search(session: Session, query: DemographicsQuery, limit: int, after_person_id: int = 0,
+           limits: Limits = Limits()) -> Page:
+    """PDQ (ITI-21/ITI-47/ITI-78): persons whose records match every given trait, in
+    person order, `limit` at a time after `after_person_id`. Persons with no identifier in
+    the requested domains are left out.
+
+    The per-query cap of every transport: a query reaches only its first
+    `limits.max_results` matching persons (in person order), whatever the page sizes
+    asked and however many continuations follow. The position is counted in the store,
+    not carried by the consumer's pointer, so nothing the consumer holds can reset it;
+    persons the domain filter leaves out count too, so a consumer may get fewer, never
+    more."""
+    conditions = _conditions(session, query)
+    if conditions is None:
+        return Page([], 0, None)
+    reached = _rank(session, conditions, after_person_id) if after_person_id else 0
+    room = limits.max_results - reached
+    if room <= 0:
+        return Page([], 0, None)
+    page = _page(session, query, conditions, min(limit, room), after_person_id)
+    if page.next_after is not None and _rank(session, conditions, page.next_after) >= limits.max_results:
+        return Page(page.results, page.total_hint, None)
+    return page
 
 
 # -- continuation ---------------------------------------------------------------------------
@@ -279,7 +378,8 @@ def purge_expired(session: Session, now: datetime) -> None:
 
 
 __all__ = [
-    "DemographicsQuery", "Page", "PatientView", "UnknownContinuation", "UnknownIdentifier",
-    "cancel", "cross_references", "person_identifiers", "save_continuation", "search", "take_continuation",
+    "DemographicsQuery", "Limits", "Page", "PatientView", "QueryTooBroad", "UnknownContinuation", "UnknownIdentifier",
+    "cancel", "check_breadth", "cross_references", "person_identifiers", "quantity",
+    "save_continuation", "search", "significant_chars", "take_continuation",
 ]
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from hub import hl7v2
 from hub.store import Store
 
-from actors.identity import core, notify
+from actors.identity import core, notify, query
 from actors.identity.core import Context, IdentityError, Policy
 from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
 
@@ -36,6 +36,8 @@ class IdentityService:
     pix_consumers: tuple[str, ...] = ()
     # Regional identity servers the PDQ Supplier consults (actors.identity.upstream).
     upstream_pdq: UpstreamPdq | None = None
+    # Breadth caps of ITI-21 ([identity] pdq_min_name_chars, pdq_max_results).
+    pdq_limits: query.Limits = field(default_factory=query.Limits)
 
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls

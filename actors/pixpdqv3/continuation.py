@@ -56,10 +56,12 @@ class PendingQuery:
     delivered: int
 
 
-def following(session: Session, query: DemographicsQuery, after: int) -> list[core_query.PatientView]:
-    """The persons that follow `after`, for resultRemainingQuantity (read up to COUNT_LIMIT:
-    beyond it the quantity reported is that limit)."""
-    return core_query.search(session, query, COUNT_LIMIT, after).results
+def following(session: Session, query: DemographicsQuery, limits: core_query.Limits,
+              after: int) -> list[core_query.PatientView]:
+    """The persons that follow `after` within the query's cap, for
+    resultRemainingQuantity (read up to COUNT_LIMIT: beyond it the quantity reported is
+    that limit)."""
+    return core_query.search(session, query, COUNT_LIMIT, after, limits).results
 
 
 def save(session: Session, request: PdqRequest, requester: str, after: int, delivered: int, now: datetime) -> None:

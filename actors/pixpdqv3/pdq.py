@@ -13,6 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
+from actors.identity import query as core_query
 from actors.identity.model import Cx, Hd
 from actors.identity.query import DemographicsQuery, PatientView
 from actors.pixpdqv3 import hl7v3
@@ -110,11 +111,21 @@ def parse(root: etree._Element) -> PdqRequest:
     quantity_element = child(query_element, "initialQuantity")
     quantity: int | None = None
     if quantity_element is not None:
-        raw = (quantity_element.get("value") or "").strip()
-        if not raw.isdigit() or int(raw) < 1:
+        quantity = core_query.quantity(quantity_element.get("value") or "")
+        if quantity is None:
             raise _error(hl7v3.DATA_TYPE_ERROR, "initialQuantity must be a positive integer", f"{QUERY}/initialQuantity")
-        quantity = int(raw)
     return PdqRequest(wrapper, query_element, hl7v3.read_ii(child(query_element, "queryId")), query, quantity)
+
+
+def check_breadth(query: DemographicsQuery, limits: core_query.Limits) -> None:
+    """The query core's breadth rule in ITI-47's vocabulary: a query too broad to run is
+    an application error, answered like ITI-47's other ones (acknowledgement AE,
+    queryResponseCode AE, no registrationEvent), with a detail (207 at the parameterList)
+    saying what the query lacks."""
+    try:
+        core_query.check_breadth(query, limits)
+    except core_query.QueryTooBroad as exc:
+        raise _error(hl7v3.APPLICATION_INTERNAL_ERROR, str(exc), PARAMETERS) from None
 
 
 # The IHE PDQ v3 WSDL names the cancel message element QUQI_IN000003UV01_Cancel.
@@ -148,11 +159,10 @@ def parse_continuation(root: etree._Element) -> Continuation:
     quantity: int | None = None
     quantity_element = child(continuation, "continuationQuantity")
     if quantity_element is not None:
-        raw = (quantity_element.get("value") or "").strip()
-        if not raw.isdigit() or int(raw) < 1:
+        quantity = core_query.quantity(quantity_element.get("value") or "")
+        if quantity is None:
             raise _error(hl7v3.DATA_TYPE_ERROR, "continuationQuantity must be a positive integer",
                          f"{base}/continuationQuantity")
-        quantity = int(raw)
     return Continuation(wrapper, query_id, code == "aborted", quantity)
 
 

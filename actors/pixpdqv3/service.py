@@ -198,6 +198,8 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
     message: pdq.PdqRequest | None = None
     try:
         message = pdq.parse(request.body)
+        limits = query.Limits.from_config(hub.config.identity)
+        pdq.check_breadth(message.query, limits)
         page_size = min(message.initial_quantity or DEFAULT_PAGE, MAX_PAGE)
         requester = message.wrapper.sender_device.root if message.wrapper.sender_device else ""
         rules = policy(hub)
@@ -210,11 +212,11 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
             raise MessageError(AE, unknown)
         for attempt in ("local", "after upstream"):
             with hub.store.transaction() as session:
-                page = query.search(session, message.query, page_size)
+                page = query.search(session, message.query, page_size, limits=limits)
                 results = _visible(request.principal, page.results)
                 remaining = 0
                 if page.next_after is not None:
-                    remaining = len(_visible(request.principal, continuation.following(session, message.query, page.next_after)))
+                    remaining = len(_visible(request.principal, continuation.following(session, message.query, limits, page.next_after)))
                     if message.query_id is not None:
                         continuation.save(session, message, requester, page.next_after, len(results), now)
             if page.results or attempt != "local" or not upstream.consult(hub, message.query, requester):
@@ -253,11 +255,12 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
                                 f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/queryId")]
                 )
             page_size = min(message.continuation_quantity or state.page_size, MAX_PAGE)
-            page = query.search(session, state.query, page_size, state.after)
+            limits = query.Limits.from_config(hub.config.identity)
+            page = query.search(session, state.query, page_size, state.after, limits)
             results = _visible(request.principal, page.results)
             remaining = 0
             if page.next_after is not None:
-                remaining = len(_visible(request.principal, continuation.following(session, state.query, page.next_after)))
+                remaining = len(_visible(request.principal, continuation.following(session, state.query, limits, page.next_after)))
                 continuation.advance(session, state, page.next_after, len(results), now)
             else:
                 continuation.finish(session, state)

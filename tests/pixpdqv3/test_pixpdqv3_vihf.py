@@ -50,13 +50,16 @@ def assertion(signer: Signer, patient: str | None = None):  # type: ignore[no-un
 
 @pytest.fixture(scope="module", autouse=True)
 def identities(secure_hub: HubProcess) -> None:
-    """A qualified identity with an INS (ITI-8, PID-32 VALI) and a second patient."""
+    """A qualified identity with an INS (ITI-8, PID-32 VALI) and two more patients of one
+    family name (a query for it has a second page)."""
     for message in (
         "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20260101||ADT^A28^ADT_A05|V-1|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8\rEVN||20260101\r"
         f"PID|1||V-IPP-1^^^&{IPP}&ISO^PI~{INS}^^^ASIP-SANTE-INS-NIR&{INS_TEST}&ISO^INS||QUALIFIE^JEAN^JEAN^^^^L||19841201|M"
         "|||||||||||||||||||||||N|VALI\rPV1|1|N\r",
         "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20260101||ADT^A28^ADT_A05|V-2|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8\rEVN||20260101\r"
         f"PID|1||V-IPP-2^^^&{IPP}&ISO^PI||AUTRE^LUC^LUC^^^^L||19900101|M|||||||||||||||||||||||N|PROV\rPV1|1|N\r",
+        "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20260101||ADT^A28^ADT_A05|V-3|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8\rEVN||20260101\r"
+        f"PID|1||V-IPP-3^^^&{IPP}&ISO^PI||AUTRE^MARC^MARC^^^^L||19920202|M|||||||||||||||||||||||N|PROV\rPV1|1|N\r",
     ):
         response = secure_hub.mllp(message).decode()
         assert "MSA|AA" in response, response
@@ -124,7 +127,7 @@ def test_iti47_patient_scoped_assertion_sees_its_patient_only(
     secure_hub: HubProcess, http: requests.Session, signer: Signer
 ) -> None:
     scoped = assertion(signer, patient=INS)
-    own = send(secure_hub.https_url, http, "/pdq", ACTION + "PRPA_IN201305UV02", pdq_query(birth="19841201"), scoped)
+    own = send(secure_hub.https_url, http, "/pdq", ACTION + "PRPA_IN201305UV02", pdq_query(family="QUALIFIE", birth="19841201"), scoped)
     assert own.query_response_code == "OK"
     other = send(secure_hub.https_url, http, "/pdq", ACTION + "PRPA_IN201305UV02", pdq_query(family="AUTRE"), scoped)
     assert (other.ack_code, other.query_response_code) == ("AA", "NF")
@@ -134,7 +137,7 @@ def test_iti47_patient_scoped_assertion_sees_its_patient_only(
 
 def test_iti47_continuation_with_signed_assertion(secure_hub: HubProcess, http: requests.Session, signer: Signer) -> None:
     first = send(secure_hub.https_url, http, "/pdq", ACTION + "PRPA_IN201305UV02",
-                 pdq_query(sex="M", quantity=1, query_id="vihf-paging"), assertion(signer))
+                 pdq_query(family="AUTRE", quantity=1, query_id="vihf-paging"), assertion(signer))
     assert first.quantity("resultRemainingQuantity") >= 1
     cancel = send(secure_hub.https_url, http, "/pdq", ACTION + "QUQI_IN000003UV01_Cancel",
                   continuation("vihf-paging", cancel=True), assertion(signer))

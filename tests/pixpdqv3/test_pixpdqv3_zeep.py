@@ -33,7 +33,7 @@ def test_zeep_feeds_and_queries_through_the_served_wsdls(v3_hub: HubProcess, htt
     assert etree.QName(ack).localname == "MCCI_IN000002UV01"
     assert ack.find("hl7:acknowledgement/hl7:typeCode", NS).get("code") == "AA"
     pdq = _client(v3_hub, http, "/pdq")
-    query = load_message(corpus / "hl7v3" / "PDQv3.xml")
+    query = load_message(corpus / "hl7v3" / "PDQ_ID_Query.xml")
     answer = _call(pdq, "PDQSupplier_PRPA_IN201305UV02", query)
     assert etree.QName(answer).localname == "PRPA_IN201306UV02"
     assert answer.find("hl7:acknowledgement/hl7:typeCode", NS).get("code") == "AA"
