@@ -53,7 +53,8 @@ class SoapEndpoint:
         self.operations[action] = Operation(action, transaction, handler)
 
     def wsdl_for(self, location: str) -> bytes:
-        """The WSDL with every SOAP address set to the URL the client reached us at."""
+        """The WSDL with every SOAP address set to `location`, the endpoint's URL under the
+        hub's public base URL (never one taken from the request)."""
         if self.wsdl is None:
             raise FileNotFoundError(self.path)
         tree = etree.parse(str(self.wsdl), etree.XMLParser(resolve_entities=False, no_network=True))
@@ -92,7 +93,7 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
                 raise soap.SoapFault("Receiver", "no VIHF verifier is configured on this hub")
             request.principal = hub.authenticator.authenticate(request, transaction)
         response = operation.handler(request, hub)
-        outcome = "success" if response.http_status < 400 else "error"
+        outcome = "refused" if response.audit_refusal else "success" if response.http_status < 400 else "error"
         hub.audit(
             audit.AuditEvent(
                 transaction,
@@ -100,6 +101,7 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
                 who=_who(request.principal),
                 patient=response.audit_patient,
                 peer=peer.address,
+                detail=response.audit_refusal,
             )
         )
         return soap.encode_response(response, request)

@@ -35,7 +35,7 @@ def _import(args: argparse.Namespace) -> int:
     from hub.store import Store
 
     try:
-        data = Path(args.file).read_bytes()
+        data = Path(args.file).open("rb")  # read entry by entry, never whole
     except OSError as exc:
         print(f"tsnhub: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -56,6 +56,7 @@ def _import(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.close()
+        data.close()
     for subset in result.subsets:
         if subset.imported:
             print(f"{subset.subset}: {subset.documents} document(s) imported")

@@ -1,8 +1,10 @@
 """XDM Portable Media Importer: ITI-32 on the receiving side, into the XDS registry and
 repository through the ITI-41 path (`actors.xds.repository.provide_and_register`).
 
-The medium is checked whole first (`actors.xdm.medium`); then each submission set is one
-store transaction: its documents are stored and its metadata registered, or nothing of it.
+The medium is checked whole first (`actors.xdm.medium`: unpacked streamed and bounded,
+large files spooled to temporary files); then each submission set is one store
+transaction: its documents are stored and its metadata registered, or nothing of it. A
+spooled document goes to the store as a view of its file, never copied whole in memory.
 
 Patient reconciliation, as an importer into an affinity domain must do: the medium
 carries the patient id of its source. The id registered is, in this order, the one the
@@ -263,23 +265,24 @@ def _import_subset(session: Session, subset: xdm_medium.Subset, settings: Import
 
 
 def import_medium(
-    store: Store, data: bytes, settings: ImportSettings, progress: Callable[[int, int], None] | None = None
+    store: Store, data: xdm_medium.Source, settings: ImportSettings, progress: Callable[[int, int], None] | None = None
 ) -> ImportResult:
-    """Import every submission set of a medium; raises `MediumError` when the archive
-    itself is refused (nothing is written then). `progress(files_done, files_total)` is
-    called after each submission set."""
-    medium = xdm_medium.read(data, settings.limits)
+    """Import every submission set of a medium (its bytes, or a path or binary file,
+    which is then never read whole); raises `MediumError` when the archive itself is
+    refused (nothing is written then). `progress(files_done, files_total)` is called
+    after each submission set. The medium's files are released when the import ends."""
     results: list[SubsetResult] = []
-    total = sum(len(subset.files) for subset in medium.subsets)
-    done = 0
-    for subset in medium.subsets:
-        try:
-            with store.transaction() as session:
-                count, warnings = _import_subset(session, subset, settings)
-            results.append(SubsetResult(subset.name, count, warnings))
-        except XdsFailure as failure:
-            results.append(SubsetResult(subset.name, 0, failure.errors))
-        done += len(subset.files)
-        if progress is not None:
-            progress(done, total)
+    with xdm_medium.read(data, settings.limits) as medium:
+        total = sum(len(subset.files) for subset in medium.subsets)
+        done = 0
+        for subset in medium.subsets:
+            try:
+                with store.transaction() as session:
+                    count, warnings = _import_subset(session, subset, settings)
+                results.append(SubsetResult(subset.name, count, warnings))
+            except XdsFailure as failure:
+                results.append(SubsetResult(subset.name, 0, failure.errors))
+            done += len(subset.files)
+            if progress is not None:
+                progress(done, total)
     return ImportResult(results)

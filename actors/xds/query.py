@@ -5,6 +5,12 @@ Parameter values follow ITI TF-2a 3.18.4.1.2.3.3: strings in single quotes, list
 parentheses; several Value elements of one Slot are ORed; for the AND/OR parameters
 ($XDSDocumentEntryEventCodeList, $XDSDocumentEntryConfidentialityCode,
 $XDSFolderCodeList) repeated Slots are ANDed. Every query starts from an index.
+
+A query about a patient the caller may not read is refused (`check_read`). A query by
+object id (the Get* queries) is existence-blind: an object of a patient the caller may
+not read (`may_read`) is answered exactly as an id that names nothing — the ids are
+dropped before the query runs, and what the query reaches from the others is filtered
+the same way (`_Visibility`).
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
@@ -479,6 +485,99 @@ def get_related_documents(session: Session, params: Params, limit: int) -> Resul
     return Result(documents=documents + related, associations=[x for x in associations if x.source in present and x.target in present])
 
 
+# -- visibility ------------------------------------------------------------------------------
+
+# The parameters that name registry objects by id, and the columns each is looked up in
+# ($uuid names any object; an Association is resolved through its source below).
+_ENTRY_POINTS: dict[str, tuple[Any, ...]] = {
+    "$XDSDocumentEntryEntryUUID": (XdsDocumentEntry.uuid,),
+    "$XDSDocumentEntryUniqueId": (XdsDocumentEntry.unique_id,),
+    "$XDSDocumentEntryLogicalID": (XdsDocumentEntry.lid,),
+    "$XDSFolderEntryUUID": (XdsFolder.uuid,),
+    "$XDSFolderUniqueId": (XdsFolder.unique_id,),
+    "$XDSFolderLogicalID": (XdsFolder.lid,),
+    "$XDSSubmissionSetEntryUUID": (XdsSubmissionSet.uuid,),
+    "$XDSSubmissionSetUniqueId": (XdsSubmissionSet.unique_id,),
+    "$uuid": (XdsDocumentEntry.uuid, XdsFolder.uuid, XdsSubmissionSet.uuid),
+}
+
+
+class _Visibility:
+    """What the caller may see, one decision per patient and request."""
+
+    def __init__(self, session: Session, may_read: Callable[[str], bool]) -> None:
+        self.session = session
+        self.may_read = may_read
+        self.decided: dict[str, bool] = {}
+
+    def readable(self, patient: str) -> bool:
+        if patient not in self.decided:
+            self.decided[patient] = self.may_read(patient)
+        return self.decided[patient]
+
+    def _owners(self, columns: Sequence[Any], values: Sequence[str]) -> list[tuple[str, str]]:
+        """(value, patient) of the objects whose `columns` hold one of `values`."""
+        parts = [select(column.label("value"), column.class_.patient_id).where(column.in_(values)) for column in columns]
+        return [(row[0], row[1]) for row in self.session.execute(parts[0] if len(parts) == 1 else union_all(*parts))]
+
+    def patients_of(self, uuids: set[str]) -> dict[str, str]:
+        """The patient of each registry object among `uuids`; an Association belongs to
+        the patient of its source, an object or an Association of one (HasMember of a
+        folder membership)."""
+        found = self.patients_of_objects(uuids)
+        pending = {uuid_: uuid_ for uuid_ in uuids - set(found)}  # id -> association to resolve
+        a = XdsAssociation
+        for _ in range(2):
+            if not pending:
+                break
+            sources = dict(self.session.execute(select(a.uuid, a.source).where(a.uuid.in_(sorted(set(pending.values()))))).all())
+            owners = self.patients_of_objects(set(sources.values()))
+            following: dict[str, str] = {}
+            for uuid_, association in pending.items():
+                source = sources.get(association)
+                if source in owners:
+                    found[uuid_] = owners[source]
+                elif source is not None:
+                    following[uuid_] = source
+            pending = following
+        return found
+
+    def patients_of_objects(self, uuids: set[str]) -> dict[str, str]:
+        return dict(self._owners(_ENTRY_POINTS["$uuid"], sorted(uuids))) if uuids else {}
+
+    def hide_entry_points(self, params: Params) -> None:
+        """Drop from `params` the ids that name an object the caller may not see: the
+        query then runs as for an id that names nothing."""
+        for name, columns in _ENTRY_POINTS.items():
+            value = params.get(name)
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            owners = self._owners(columns, values)
+            if name == "$uuid":
+                others = set(values) - {v for v, _ in owners}
+                owners += list(self.patients_of(others).items())
+            hidden = {v for v, patient in owners if not self.readable(patient)}
+            if hidden:
+                params.values[name] = [v for v in values if v not in hidden]
+
+    def filter(self, result: Result) -> Result:
+        """`result` less the objects of patients the caller may not see, and less the
+        Associations with such an object at either end."""
+        kept = Result(
+            documents=[x for x in result.documents if self.readable(x.patient_id)],
+            submission_sets=[x for x in result.submission_sets if self.readable(x.patient_id)],
+            folders=[x for x in result.folders if self.readable(x.patient_id)],
+        )
+        if result.associations:
+            ends = {end for x in result.associations for end in (x.source, x.target)}
+            owners = self.patients_of(ends)
+            kept.associations = [
+                x for x in result.associations if all(self.readable(owners[end]) for end in (x.source, x.target) if end in owners)
+            ]
+        return kept
+
+
 @dataclass(frozen=True)
 class StoredQuery:
     name: str
@@ -637,9 +736,16 @@ def response_element(result: Result | None, errors: list[RegistryError], return_
     return response
 
 
-def run(session: Session, body: etree._Element, settings: QuerySettings, check_read: Callable[[str], None]) -> Outcome:
+def run(
+    session: Session,
+    body: etree._Element,
+    settings: QuerySettings,
+    check_read: Callable[[str], None],
+    may_read: Callable[[str], bool] | None = None,
+) -> Outcome:
     """Answer one query:AdhocQueryRequest; `check_read(patient)` raises when the caller
-    may not read that patient's documents."""
+    may not read the documents of the patient a query names; `may_read(patient)` says
+    whether the caller may see an object it names by id (None: every object)."""
     return_type = RETURN_LEAF_CLASS
     try:
         if etree.QName(body).namespace != c.QUERY or etree.QName(body).localname != "AdhocQueryRequest":
@@ -663,7 +769,12 @@ def run(session: Session, body: etree._Element, settings: QuerySettings, check_r
             if reason:
                 raise QueryError(c.XDSRegistryError, f"{stored.patient_param}: {reason}", stored.patient_param or "")
             check_read(patient)
+        visibility = _Visibility(session, may_read) if may_read is not None and patient is None else None
+        if visibility is not None:
+            visibility.hide_entry_points(params)
         result = stored.run(session, params, settings.max_results)
+        if visibility is not None:
+            result = visibility.filter(result)
         if result.count() > settings.max_results:
             raise QueryError(c.XDSTooManyResults, f"more than {settings.max_results} results; narrow the query")
         patients = result.patients()

@@ -18,6 +18,7 @@ from lxml import etree
 from sqlalchemy import Table, bindparam, literal, null, select, union_all, update
 from sqlalchemy.orm import Session
 
+from actors.xds import access
 from actors.xds import constants as c
 from actors.xds import datatypes as dt
 from actors.xds.errors import RegistryError, XdsFailure
@@ -43,6 +44,7 @@ from hub.store.models.xds import (
     XdsReferenceId,
     XdsSubmissionSet,
 )
+from vihf.principal import Principal
 
 CODE_EVENT = "eventCode"
 CODE_CONFIDENTIALITY = "confidentialityCode"
@@ -114,7 +116,7 @@ def _set_slot(element: etree._Element, name: str, values: list[str]) -> None:
         element.insert(0, slot)
 
 
-def document_row(entry: DocumentEntry, lid: str, version: int) -> dict[str, Any]:
+def document_row(entry: DocumentEntry, lid: str, version: int, submitter_structure: str | None = None) -> dict[str, Any]:
     """The xds_document_entry row of `entry` (a Core insert parameter set)."""
     size = entry.slot("size")
     return {
@@ -138,6 +140,7 @@ def document_row(entry: DocumentEntry, lid: str, version: int) -> dict[str, Any]
         "size": int(size) if size and size.isdigit() else None,
         "mime_type": entry.mime_type,
         "xml": _xml(entry.element),
+        "submitter_structure": submitter_structure,
     }
 
 
@@ -315,12 +318,14 @@ def check_against_registry(
 class Writer:
     """Collects the rows of one accepted submission and writes them in the caller's
     transaction: one Core insert per table (the ORM's unit of work is not needed to
-    insert rows nobody reads back)."""
+    insert rows nobody reads back). `submitter_structure` is recorded with the entries
+    and folders it writes (the update rule, `access.may_update`)."""
 
-    def __init__(self, session: Session, submission: Submission, now: str) -> None:
+    def __init__(self, session: Session, submission: Submission, now: str, submitter_structure: str | None = None) -> None:
         self.session = session
         self.submission = submission
         self.now = now
+        self.submitter_structure = submitter_structure
         self.touched_folders: set[str] = set()
         self.rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in WRITE_ORDER}
 
@@ -328,9 +333,11 @@ class Writer:
         for table, row in rows:
             self.rows[table].append(row)
 
-    def add_document(self, entry: DocumentEntry, lid: str, version: int) -> None:
+    def add_document(self, entry: DocumentEntry, lid: str, version: int, submitter_structure: str | None = None) -> None:
+        """`submitter_structure`: the one recorded with an earlier version (a new version
+        keeps the document's submitter); the writer's otherwise."""
         _set_version(entry.element, lid, version)
-        self.rows[ENTRIES].append(document_row(entry, lid, version))
+        self.rows[ENTRIES].append(document_row(entry, lid, version, submitter_structure or self.submitter_structure))
         self._add(
             _index_rows(
                 entry,
@@ -358,7 +365,7 @@ class Writer:
         )
         self._add(_index_rows(ss, c.XDSSubmissionSet_author, {}))
 
-    def add_folder(self, folder: Folder, lid: str, version: int) -> None:
+    def add_folder(self, folder: Folder, lid: str, version: int, submitter_structure: str | None = None) -> None:
         _set_version(folder.element, lid, version)
         for slot in folder.element.findall(f"{RIM}Slot"):
             if slot.get("name") == c.SLOT_LAST_UPDATE_TIME:
@@ -373,6 +380,7 @@ class Writer:
                 "status": c.STATUS_APPROVED,
                 "last_update_time": self.now,
                 "xml": _xml(folder.element),
+                "submitter_structure": submitter_structure or self.submitter_structure,
             }
         )
         self._add(_index_rows(folder, None, {CODE_FOLDER: c.XDSFolder_codeList}))
@@ -413,13 +421,26 @@ def new_association(kind: str, source: str, target: str) -> Association:
     return Association(id=identifier, element=element, association_type=kind, source=source, target=target)
 
 
+def may_replace(session: Session, principal: Principal | None, uuid_: str) -> bool:
+    """The update rule (`access.may_update`) for the registered entry `uuid_`: a
+    replacement deprecates it, as an ITI-57 status change would."""
+    if principal is None:
+        return True  # no caller identified (require_vihf = false): no entry to read
+    row = session.get(XdsDocumentEntry, uuid_)
+    return row is not None and access.may_update(principal, row)
+
+
 def _check_relationships(
-    session: Session, submission: Submission, writer: Writer, existing: dict[str, tuple[str, Existing]]
+    session: Session,
+    submission: Submission,
+    writer: Writer,
+    existing: dict[str, tuple[str, Existing]],
+    principal: Principal | None = None,
 ) -> tuple[list[RegistryError], list[str]]:
     """Associations whose ends are already registered (ITI TF-3 4.2.2): document
     relationships to an Approved entry of the same patient; folder membership of
-    registered documents; RPLC/XFRM_RPLC deprecate their target and carry its folder
-    memberships to the replacement."""
+    registered documents; RPLC/XFRM_RPLC deprecate their target (when the caller may
+    change it, `may_replace`) and carry its folder memberships to the replacement."""
     errors: list[RegistryError] = []
     deprecated: list[str] = []
     ss = submission.submission_set
@@ -458,6 +479,9 @@ def _check_relationships(
                     )
                 )
             elif kind in c.REPLACEMENTS:
+                if not may_replace(session, principal, row.uuid):
+                    errors.append(RegistryError(c.XDSRegistryError, access.UPDATE_REFUSED, association.id))
+                    continue
                 deprecated.append(row.uuid)
                 folders = session.scalars(
                     select(XdsAssociation.source).where(
@@ -506,10 +530,13 @@ def register(
     transaction: str = ITI42,
     now: datetime | None = None,
     extra: Sequence[Batch] = (),
+    principal: Principal | None = None,
 ) -> Registered:
     """ITI-42 (and the registry part of ITI-41): validate and store `submission`, or raise
     `XdsFailure`. Runs inside the caller's transaction; `extra` rows (the repository's
-    documents) are written with the registry's."""
+    documents) are written with the registry's. `principal` is the caller: its structure
+    is recorded with the entries, and a registered object it may not see is treated as
+    not registered (an association to it is an unresolved reference)."""
     errors = validate_submission(submission, ValidationContext(transaction, settings.value_sets))
     if any(e.is_error for e in errors):
         raise XdsFailure(errors)
@@ -525,9 +552,13 @@ def register(
         for end in (a.source, a.target)
         if end not in {o.id for o in submission.objects}
     }
-    existing = _existing_objects(session, external)
-    writer = Writer(session, submission, now_dtm(now))
-    errors, deprecated = _check_relationships(session, submission, writer, existing)
+    existing = {
+        uuid_: found
+        for uuid_, found in _existing_objects(session, external).items()
+        if found[1].patient_id is None or access.may_read(principal, found[1].patient_id)
+    }
+    writer = Writer(session, submission, now_dtm(now), access.structure_of(principal))
+    errors, deprecated = _check_relationships(session, submission, writer, existing, principal)
     if errors:
         raise XdsFailure(submitted_locations(submission, errors))
     writer.add_submission_set(ss)

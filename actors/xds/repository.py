@@ -22,6 +22,7 @@ from actors.xds.patients import PatientDirectory
 from actors.xds.registry import Registered, RegistrySettings, _set_slot, register
 from actors.xds.validation import ITI41
 from hub.store.models.xds import XdsDocument, XdsDocumentEntry
+from vihf.principal import Principal
 
 XDSB = f"{{{c.XDSB}}}"
 _DOCUMENTS: Table = XdsDocument.__table__  # type: ignore[assignment]
@@ -69,11 +70,16 @@ class RepositorySettings:
 
 
 def provide_and_register(
-    session: Session, request: ProvideAndRegisterRequest, patients: PatientDirectory, settings: RepositorySettings
+    session: Session,
+    request: ProvideAndRegisterRequest,
+    patients: PatientDirectory,
+    settings: RepositorySettings,
+    principal: Principal | None = None,
 ) -> Registered:
     """ITI-41: check each document against its DocumentEntry (XDSMissingDocument,
     XDSMissingDocumentMetadata, XDSNonIdenticalHash, XDSNonIdenticalSize), set size, hash
-    and repositoryUniqueId, store the bytes and register the metadata — all or nothing."""
+    and repositoryUniqueId, store the bytes and register the metadata — all or nothing.
+    `principal` is the caller (see `registry.register`)."""
     submission = request.submission
     errors = list(request.errors)
     entries = {e.id: e for e in submission.documents}
@@ -123,11 +129,15 @@ def provide_and_register(
             "mime_type": entries[entry_id].mime_type,
             "size": size,
             "hash": digest,
-            "content": bytes(request.documents[entry_id]),
+            # A buffer as it came (an MTOM part, a spooled XDM file): the driver reads it,
+            # so no copy of a large document is made here.
+            "content": request.documents[entry_id],
         }
         for entry_id, (size, digest) in digests.items()
     ]
-    registered = register(session, submission, patients, settings.registry, ITI41, extra=[(_DOCUMENTS, documents)])
+    registered = register(
+        session, submission, patients, settings.registry, ITI41, extra=[(_DOCUMENTS, documents)], principal=principal
+    )
     registered.warnings.extend(warnings)
     return registered
 
@@ -176,22 +186,30 @@ def parse_retrieve(body: etree._Element) -> tuple[list[DocumentRequest], list[Re
 
 
 def retrieve(
-    session: Session, requests: list[DocumentRequest], repository_unique_id: str
+    session: Session,
+    requests: list[DocumentRequest],
+    repository_unique_id: str,
+    may_read: Callable[[str], bool] | None = None,
 ) -> tuple[list[RetrievedDocument], list[RegistryError]]:
     """ITI-43: the documents found, and XDSUnknownRepositoryId / XDSDocumentUniqueIdError
-    for the others (PartialSuccess is decided by the caller)."""
-    wanted = [r.document_unique_id for r in requests if r.repository_unique_id == repository_unique_id]
+    for the others (PartialSuccess is decided by the caller). A document whose patient
+    the caller may not read (`may_read(patient)` false) is answered exactly as an unknown
+    uniqueId, and its content is not even read."""
+    wanted = sorted({r.document_unique_id for r in requests if r.repository_unique_id == repository_unique_id})
+    patients: dict[str, str] = dict(
+        session.execute(
+            select(XdsDocumentEntry.unique_id, XdsDocumentEntry.patient_id).where(XdsDocumentEntry.unique_id.in_(wanted))
+        ).all()
+    ) if wanted else {}
+    if may_read is not None:
+        # A content row without a registry entry has no patient: nobody identified sees it.
+        wanted = [u for u in wanted if u in patients and may_read(patients[u])]
     rows = {
         row.unique_id: row
         for row in session.execute(
             select(XdsDocument.unique_id, XdsDocument.mime_type, XdsDocument.content).where(XdsDocument.unique_id.in_(wanted))
         )
     } if wanted else {}
-    patients = dict(
-        session.execute(
-            select(XdsDocumentEntry.unique_id, XdsDocumentEntry.patient_id).where(XdsDocumentEntry.unique_id.in_(list(rows)))
-        ).all()
-    ) if rows else {}
     found: list[RetrievedDocument] = []
     errors: list[RegistryError] = []
     for request in requests:

@@ -89,6 +89,11 @@ def _legacy(element: etree._Element) -> bool:
     return etree.QName(element).namespace in (c.EBRS21_RS, c.EBRS21_RIM)
 
 
+def _refusal(errors: list[RegistryError]) -> str | None:
+    """The audit detail of an answer that refuses an unauthorised update."""
+    return access.UPDATE_REFUSED if any(e.context == access.UPDATE_REFUSED for e in errors) else None
+
+
 def _submit(
     request: SoapRequest, hub: Hub, action: str, transaction: str, work: Callable[[Session, Submission], object]
 ) -> SoapResponse:
@@ -108,6 +113,7 @@ def _submit(
         errors = _store_error(c.XDSRegistryError, transaction, error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
+    response.audit_refusal = _refusal(errors)
     return response
 
 
@@ -121,7 +127,9 @@ def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     registry = settings or registry_settings(hub)
     return _submit(
         request, hub, action, "ITI-42",
-        lambda session, submission: register(session, submission, patient_directory(hub, session), registry, ITI42),
+        lambda session, submission: register(
+            session, submission, patient_directory(hub, session), registry, ITI42, principal=request.principal
+        ),
     )
 
 
@@ -143,7 +151,7 @@ def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     errors: list[RegistryError] = []
     try:
         with hub.store.transaction() as session:
-            registered = provide_and_register(session, parsed, patient_directory(hub, session), repository)
+            registered = provide_and_register(session, parsed, patient_directory(hub, session), repository, request.principal)
         errors = registered.warnings
     except XdsFailure as failure:
         errors = failure.errors
@@ -151,6 +159,7 @@ def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
         errors = _store_error(c.XDSRepositoryError, "ITI-41", error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
+    response.audit_refusal = _refusal(errors)
     return response
 
 
@@ -164,9 +173,10 @@ def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
         return SoapResponse(body, action)
     requests, errors = parse_retrieve(request.body)
     with hub.store.session() as session:
-        found, missing = retrieve(session, requests, hub.config.xds.repository_unique_id)
-    for document in found:
-        access.check_read(request.principal, document.patient_id)
+        # A document the caller may not read is answered as an unknown uniqueId.
+        found, missing = retrieve(
+            session, requests, hub.config.xds.repository_unique_id, partial(access.may_read, request.principal)
+        )
     body, slots = retrieve_response(found, errors + missing)
     response = SoapResponse(body, action)
     for element, content in slots:
@@ -182,7 +192,13 @@ def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
         max_results=hub.config.xds.max_query_results, home_community_id=hub.config.xds.home_community_id
     )
     with hub.store.session() as session:
-        outcome = query.run(session, request.body, settings, lambda patient: access.check_read(request.principal, patient))
+        outcome = query.run(
+            session,
+            request.body,
+            settings,
+            partial(access.check_read, request.principal),
+            partial(access.may_read, request.principal),
+        )
     response = SoapResponse(outcome.response, c.ACTION_ITI18_RESPONSE)
     response.audit_patient = outcome.patient_id
     return response
@@ -196,7 +212,9 @@ def iti57(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     registry = settings or registry_settings(hub)
     return _submit(
         request, hub, action, "ITI-57",
-        lambda session, submission: update.update_document_set(session, submission, patient_directory(hub, session), registry),
+        lambda session, submission: update.update_document_set(
+            session, submission, patient_directory(hub, session), registry, principal=request.principal
+        ),
     )
 
 

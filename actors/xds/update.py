@@ -3,6 +3,11 @@
 Operations: a new version of a DocumentEntry or a Folder (same logicalId, HasMember from
 the SubmissionSet with a PreviousVersion slot: the previous version becomes Deprecated)
 and UpdateAvailabilityStatus associations (Approved <-> Deprecated).
+
+Every operation names a registered object: one the caller may not see is answered as
+an unknown one, and one it may not change (`access.may_update`: only an author
+structure may) refuses the whole submission with XDSMetadataUpdateError, the Metadata
+Update's general error, whose codeContext says "not authorised".
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import cast
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from actors.xds import access
 from actors.xds import constants as c
 from actors.xds.errors import RegistryError, XdsFailure
 from actors.xds.metadata import Association, Submission, resolve_symbolic_ids
@@ -26,6 +32,7 @@ from actors.xds.registry import (
 )
 from actors.xds.validation import ITI57, ValidationContext, validate_submission
 from hub.store.models.xds import XdsDocumentEntry, XdsFolder
+from vihf.principal import Principal
 
 STATUSES = (c.STATUS_APPROVED, c.STATUS_DEPRECATED)
 
@@ -50,10 +57,12 @@ def update_document_set(
     patients: PatientDirectory,
     settings: RegistrySettings,
     now: datetime | None = None,
+    principal: Principal | None = None,
 ) -> Registered:
     """ITI-57: apply the updates of `submission` in the caller's transaction, or raise
     `XdsFailure` (XDSMetadataUpdateError, XDSMetadataVersionError,
-    XDSMetadataIdentifierError, XDSPatientIDReconciliationError ...)."""
+    XDSMetadataIdentifierError, XDSPatientIDReconciliationError ...). `principal` is
+    the caller (None when the hub does not require VIHF)."""
     errors = validate_submission(submission, ValidationContext(ITI57, settings.value_sets))
     if any(e.is_error for e in errors):
         raise XdsFailure(errors)
@@ -83,8 +92,11 @@ def update_document_set(
             continue
         seen_lids.add(lid)
         previous = _latest(session, model, lid)
-        if previous is None:
+        if previous is None or not access.may_read(principal, previous.patient_id):
             errors.append(RegistryError(c.XDSMetadataIdentifierError, f"no registered object has logicalId {lid}", obj.id))
+            continue
+        if not access.may_update(principal, previous):
+            errors.append(RegistryError(c.XDSMetadataUpdateError, access.UPDATE_REFUSED, obj.id))
             continue
         association, version = _previous_version(submission, obj.id)
         if association is None or version is None:
@@ -107,11 +119,13 @@ def update_document_set(
         if obj.patient_id != previous.patient_id:  # type: ignore[attr-defined]
             errors.append(RegistryError(c.XDSPatientIDReconciliationError, "patientId differs from the previous version's", obj.id))
             continue
+        # A new version keeps the structure that submitted the object: an update does not
+        # make its caller the submitter.
         if model is XdsDocumentEntry:
-            writer.add_document(obj, lid, previous.version + 1)  # type: ignore[arg-type]
+            writer.add_document(obj, lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
             deprecated_documents.append(previous.uuid)
         else:
-            writer.add_folder(obj, lid, previous.version + 1)  # type: ignore[arg-type]
+            writer.add_folder(obj, lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
             deprecated_folders.append(previous.uuid)
     status_changes: list[tuple[type[XdsDocumentEntry | XdsFolder], str, str]] = []
     for association in submission.associations:
@@ -127,8 +141,11 @@ def update_document_set(
         target: XdsDocumentEntry | XdsFolder | None = session.get(XdsDocumentEntry, association.target)
         if target is None:
             target = session.get(XdsFolder, association.target)
-        if target is None:
+        if target is None or not access.may_read(principal, target.patient_id):
             errors.append(RegistryError(c.UnresolvedReferenceException, "UpdateAvailabilityStatus target is not registered", association.id))
+            continue
+        if not access.may_update(principal, target):
+            errors.append(RegistryError(c.XDSMetadataUpdateError, access.UPDATE_REFUSED, association.id))
             continue
         if target.status != original[0]:
             errors.append(

@@ -17,6 +17,7 @@ from hub.store.base import Base
 UUID_LEN = 64
 CODE_LEN = 256
 PATIENT_LEN = 256
+STRUCTURE_LEN = 128
 
 
 class XdsDocumentEntry(Base):
@@ -45,6 +46,10 @@ class XdsDocumentEntry(Base):
     size: Mapped[int | None] = mapped_column(Integer)
     mime_type: Mapped[str] = mapped_column(String(128))
     xml: Mapped[str] = mapped_column(Text)
+    # The VIHF structure of the principal who submitted the document (ITI-41/42): it
+    # counts as an author structure for later ITI-57 (INTERFACES.md access rules).
+    # NULL when the submission carried no principal (require_vihf = false, XDM import).
+    submitter_structure: Mapped[str | None] = mapped_column(String(STRUCTURE_LEN))
 
     __table_args__ = (
         Index("ix_xds_document_entry_find", "patient_id", "status", "object_type", "creation_time"),
@@ -88,6 +93,8 @@ class XdsFolder(Base):
     status: Mapped[str] = mapped_column(String(64))
     last_update_time: Mapped[str] = mapped_column(String(14))
     xml: Mapped[str] = mapped_column(Text)
+    # As for XdsDocumentEntry: the submitting principal's structure (ITI-57 rule).
+    submitter_structure: Mapped[str | None] = mapped_column(String(STRUCTURE_LEN))
 
     __table_args__ = (
         Index("ix_xds_folder_find", "patient_id", "status", "last_update_time"),
