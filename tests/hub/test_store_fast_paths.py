@@ -32,7 +32,7 @@ def _entry(uuid: str, unique_id: str, **changes: Any) -> dict[str, Any]:
         "status": "Approved", "object_type": "t", "class_code": "a", "type_code": "a", "format_code": "a",
         "healthcare_facility_type_code": "a", "practice_setting_code": "a", "creation_time": None,
         "service_start_time": None, "service_stop_time": None, "repository_unique_id": None, "hash": None,
-        "size": None, "mime_type": "text/plain", "xml": "<x/>",
+        "size": None, "mime_type": "text/plain", "xml": "<x/>", "submitter_structure": None,
     }
     row.update(changes)
     return row
