@@ -219,7 +219,7 @@ def sign(assertion: etree._Element, signer: Signer, *, sha1: bool = False) -> et
     context.sign(signature)
     # Nodes made by xmlsec's template functions are invisible to lxml's find() (their
     # names are not in the document dictionary): hand back a clean tree.
-    return xmlsafe.parse(etree.tostring(assertion))
+    return xmlsafe.parse_own(etree.tostring(assertion))
 
 
 def issue(

@@ -207,7 +207,7 @@ def verify(assertion: etree._Element, allow_sha1: bool = False) -> Verified:
         raise faults.invalid_token("the assertion signature cannot be processed") from None
     canonical = etree.tostring(assertion, method="c14n", exclusive=True, with_comments=False)
     try:
-        signed = xmlsafe.parse(canonical)
+        signed = xmlsafe.parse_own(canonical)
     except xmlsafe.UnsafeXmlError:
         raise faults.invalid_token("the signed assertion cannot be read back") from None
     return Verified(signed, certificate, der)

@@ -93,7 +93,7 @@ def resume(session: Session, query_id: hl7v3.II, requester: str, now: datetime) 
     except core_query.UnknownContinuation:
         session.delete(row)
         return None
-    echo = xmlsafe.parse(row.query_by_parameter.encode("utf-8"))
+    echo = xmlsafe.parse_own(row.query_by_parameter.encode("utf-8"))
     return PendingQuery(row, query, after, echo, row.page_size or 100, row.delivered)
 
 

@@ -49,8 +49,8 @@ class ExportResult:
 
 
 def _element(xml: str) -> etree._Element:
-    # Stored by the registry from metadata a submitter sent: parsed like any request.
-    return xmlsafe.parse(xml.encode("utf-8"))
+    # Serialised by the registry from metadata that came in through xmlsafe.parse.
+    return xmlsafe.parse_own(xml.encode("utf-8"))
 
 
 def _set_uri(entry: etree._Element, uri: str) -> None:

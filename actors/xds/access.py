@@ -77,7 +77,7 @@ class UpdateTarget:
     @classmethod
     def of(cls, xml: str, submitter_structure: str | None) -> UpdateTarget:
         """From the stored ebRIM of a DocumentEntry or Folder (Folders have no author)."""
-        element = xmlsafe.parse(xml.encode("utf-8"))
+        element = xmlsafe.parse_own(xml.encode("utf-8"))
         institutions = [
             value.text or ""
             for classification in element.iterchildren(f"{{{c.RIM}}}Classification")

@@ -34,7 +34,7 @@ def xds_patient_id(cx: Cx) -> str:
 
 
 def _rewrite(xml: str, old: str, new: str) -> str:
-    element = xmlsafe.parse(xml.encode("utf-8"))
+    element = xmlsafe.parse_own(xml.encode("utf-8"))
     for identifier in element.iter(f"{{{c.RIM}}}ExternalIdentifier"):
         if identifier.get("identificationScheme") in _PATIENT_SCHEMES and identifier.get("value") == old:
             identifier.set("value", new)

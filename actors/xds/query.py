@@ -694,7 +694,7 @@ QUERIES: dict[str, StoredQuery] = {
 
 
 def _leaf(xml: str, status: str, home: str) -> etree._Element:
-    element = xmlsafe.parse(xml.encode("utf-8"))
+    element = xmlsafe.parse_own(xml.encode("utf-8"))
     element.set("status", status)
     if home:
         element.set("home", home)
