@@ -1,4 +1,4 @@
-"""Shared fixtures: the corpus, stores on SQLite and PostgreSQL, a development PKI, and
+"""Shared fixtures: the third-party corpus (the interoperability layer), stores on SQLite and PostgreSQL, a development PKI, and
 real hub processes on loopback."""
 from __future__ import annotations
 
@@ -16,17 +16,37 @@ from conformance.hubprocess import HubProcess, launch_hub, mllp_exchange, mllp_r
 from hub import pki as hub_pki
 from hub.store import Store
 
+import interop
+
 __all__ = ["HubProcess", "mllp_exchange", "mllp_read"]
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
 POSTGRES_URL = os.environ.get("TSNHUB_TEST_POSTGRES_URL", "")
+
+
+# -- the interoperability layer (tests/interop.py) ---------------------------------------
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A test that reads the corpus through the fixture belongs to the layer: `-m corpus`
+    # selects the layer, `-m "not corpus"` the project's own tests.
+    for item in items:
+        if "corpus" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.corpus)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Raised here, the skip has one location and one reason for the whole layer, so the
+    # summary shows one line, however many tests the layer holds.
+    if item.get_closest_marker("corpus") is not None and not interop.PRESENT:
+        pytest.skip(interop.SKIP_REASON)
 
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    assert CORPUS.is_dir(), f"the shared corpus is expected at {CORPUS}"
-    return CORPUS
+    """The third-party corpus folder (`TSNHUB_CORPUS`)."""
+    if not interop.PRESENT:
+        pytest.skip(interop.SKIP_REASON)
+    return interop.CORPUS
 
 
 # -- stores -------------------------------------------------------------------------------
