@@ -42,16 +42,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProc
 
 
 @pytest.fixture(scope="module")
-def http(hub: HubProcess) -> Iterator[requests.Session]:
-    session = hub.session()
-    yield session
-    session.close()
-
-
-@pytest.fixture(scope="module")
-def saml(pki: Path) -> Callable[[], str]:
-    signer = Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
+def saml(signer: Signer) -> Callable[[], str]:
     def fresh() -> str:
         assertion = issue(signer, subject_id="899900012347", subject_name="MARTIN, Paul, Médecine générale",
                           roles=["10", "SM26"], structure_id="49990001234701", sector="SA07")

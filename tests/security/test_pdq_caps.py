@@ -55,18 +55,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProc
     process.stop()
 
 
-@pytest.fixture(scope="module")
-def http(hub: HubProcess) -> Iterator[requests.Session]:
-    session = hub.session()
-    yield session
-    session.close()
-
-
-@pytest.fixture(scope="module")
-def signer(pki: Path) -> Signer:
-    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
-
 def _assertion(signer: Signer) -> etree._Element:
     return issue(signer, subject_id="899900012347", subject_name="MARTIN, Paul, Médecine générale",
                  roles=["10", "SM26"], structure_id="49990001234701", sector="SA07")

@@ -70,11 +70,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProc
 
 
 @pytest.fixture(scope="module")
-def signer(pki: Path) -> Signer:
-    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
-
-@pytest.fixture(scope="module")
 def professional(hub: HubProcess, signer: Signer) -> Callable[..., XdsClient]:
     """A Document Source/Consumer acting for one professional of one structure,
     optionally under an assertion restricted to one patient."""
