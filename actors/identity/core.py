@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from hub import hl7v2
 from hub.store.models.identity import (
     Encounter,
     IdentityDomain,
@@ -32,13 +33,7 @@ from actors.identity import ins, matching
 from actors.identity.events import IdentifierChanged, PatientsLinked, PatientsMerged, publish
 from actors.identity.model import Cx, Hd, IdentityStatus, Traits, normalise
 
-# HL7 table 0357 codes, the vocabulary the core reports its refusals in.
-SEGMENT_SEQUENCE = "100"
-REQUIRED_FIELD_MISSING = "101"
-DATA_TYPE = "102"
-TABLE_VALUE_NOT_FOUND = "103"
-UNKNOWN_KEY = "204"
-DUPLICATE_KEY = "205"
+# The core reports its refusals in the vocabulary of HL7 table 0357 (`hub.hl7v2.ERR_*`).
 
 # The empty-string marker PAM-FR sends in CX-1 to remove an INS (A47).
 DELETE_MARKER = '""'
@@ -218,10 +213,10 @@ def resolve_domain(session: Session, ctx: Context, hd: Hd, location: Location) -
     """The domain of an incoming identifier, created on first use when the policy
     accepts it; an authority the hub does not accept is `204 Unknown key identifier`."""
     if not hd:
-        raise IdentityError(REQUIRED_FIELD_MISSING, location, "the identifier has no assigning authority (CX-4)")
+        raise IdentityError(hl7v2.ERR_REQUIRED_FIELD_MISSING, location, "the identifier has no assigning authority (CX-4)")
     ref = find_domain(session, hd)
     if not ctx.policy.accepts(hd, ref):
-        raise IdentityError(UNKNOWN_KEY, location, f"assigning authority {hd.key} is not accepted by this PIX manager")
+        raise IdentityError(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, location, f"assigning authority {hd.key} is not accepted by this PIX manager")
     if ref is None:
         new_id = _new_id(session.connection().execute(
             insert(IdentityDomain).values(namespace=hd.namespace, universal_id=hd.universal_id, universal_id_type=hd.universal_id_type)
@@ -271,17 +266,17 @@ def screen(incoming: IncomingIdentity) -> Screened:
     for rep, cx in enumerate(incoming.identifiers, start=1):
         loc = Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep)
         if not cx.value:
-            raise IdentityError(REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "identifier without ID number (CX-1)")
+            raise IdentityError(hl7v2.ERR_REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "identifier without ID number (CX-1)")
         hd = cx.authority
         if ins.claims_ins(hd.universal_id, hd.namespace, cx.type_code):
             if hd.universal_id and not ins.is_ins_authority(hd.universal_id):
                 raise IdentityError(
-                    TABLE_VALUE_NOT_FOUND, Location(loc.segment, loc.sequence, loc.field, rep, 4),
+                    hl7v2.ERR_TABLE_VALUE_NOT_FOUND, Location(loc.segment, loc.sequence, loc.field, rep, 4),
                     f"{hd.universal_id} is not an INS assigning authority",
                 )
             if not hd.universal_id:
                 raise IdentityError(
-                    REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 4),
+                    hl7v2.ERR_REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 4),
                     "an INS needs the OID of its assigning authority",
                 )
             if cx.value == DELETE_MARKER:
@@ -290,7 +285,7 @@ def screen(incoming: IncomingIdentity) -> Screened:
             try:
                 ins.check(cx.value)
             except ins.InsError as exc:
-                raise IdentityError(DATA_TYPE, Location(loc.segment, loc.sequence, loc.field, rep, 1), str(exc)) from exc
+                raise IdentityError(hl7v2.ERR_DATA_TYPE, Location(loc.segment, loc.sequence, loc.field, rep, 1), str(exc)) from exc
             ins_ids.append((rep, cx))
             continue
         if hd.universal_id == ins.OID_INS_NIR and cx.type_code == ins.TYPE_BILLING_NIR:
@@ -398,7 +393,7 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
     screened = screen(incoming)
     if not screened.identifiers and not screened.remove_ins:
         raise IdentityError(
-            REQUIRED_FIELD_MISSING, Location(incoming.segment, incoming.sequence, incoming.identifier_field),
+            hl7v2.ERR_REQUIRED_FIELD_MISSING, Location(incoming.segment, incoming.sequence, incoming.identifier_field),
             "no patient identifier (PID-3) this manager can keep",
         )
     connection = session.connection()
@@ -413,7 +408,7 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
         if row is not None and row.patient_id not in owners:
             if owners:
                 raise IdentityError(
-                    DUPLICATE_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep, 1),
+                    hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER, Location(incoming.segment, incoming.sequence, incoming.identifier_field, rep, 1),
                     f"identifier {cx.value} belongs to another patient than the other identifiers of the message",
                 )
             owners.append(row.patient_id)
@@ -517,14 +512,14 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
     (those of the retired ids themselves become inactive), their stays follow, history is
     kept, and `PatientsMerged` is published for the XDS registry and coordination."""
     if not retired:
-        raise IdentityError(REQUIRED_FIELD_MISSING, retired_segment, "MRG-1 (prior patient identifier) is required")
+        raise IdentityError(hl7v2.ERR_REQUIRED_FIELD_MISSING, retired_segment, "MRG-1 (prior patient identifier) is required")
     fallback = survivor.identifiers[0].authority if survivor.identifiers else Hd()
     retired_rows: list[tuple[Cx, IdentityIdentifier]] = []
     for rep, cx in enumerate(retired, start=1):
         cx = _default_authority(cx, fallback)
         loc = Location(retired_segment.segment, retired_segment.sequence, retired_segment.field, rep, 4)
         if not cx.value:
-            raise IdentityError(REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "prior identifier without ID number")
+            raise IdentityError(hl7v2.ERR_REQUIRED_FIELD_MISSING, Location(loc.segment, loc.sequence, loc.field, rep, 1), "prior identifier without ID number")
         domain = resolve_domain(session, ctx, cx.authority, loc)
         row = session.scalars(
             select(IdentityIdentifier).where(IdentityIdentifier.domain_id == domain.id, IdentityIdentifier.value == cx.value)
@@ -590,7 +585,7 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
     identifier of the same domain; `""` as INS in PID-3 removes the patient's INS. An
     unknown prior identifier makes the message a plain feed of PID-3."""
     if not old:
-        raise IdentityError(REQUIRED_FIELD_MISSING, old_location, "MRG-1 (prior patient identifier) is required")
+        raise IdentityError(hl7v2.ERR_REQUIRED_FIELD_MISSING, old_location, "MRG-1 (prior patient identifier) is required")
     fallback = incoming.identifiers[0].authority if incoming.identifiers else Hd()
     target: IdentityIdentifier | None = None
     old_cx = _default_authority(old[0], fallback)
@@ -609,7 +604,7 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
     if replacement is not None and replacement.value != old_cx.value:
         clash = find_identifier(session, replacement.authority, replacement.value)
         if clash is not None and clash.patient_id != patient_id:
-            raise IdentityError(DUPLICATE_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
+            raise IdentityError(hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
                                 f"identifier {replacement.value} already designates another patient")
         if clash is None:
             session.add(IdentityIdentifier(domain_id=domain.id, value=replacement.value, patient_id=patient_id, type_code=replacement.type_code, active=True))
@@ -650,7 +645,7 @@ def unlink(session: Session, ctx: Context, first: IncomingIdentity, second: Inco
             if row is not None:
                 break
         if row is None:
-            raise IdentityError(UNKNOWN_KEY, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
+            raise IdentityError(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, Location(incoming.segment, incoming.sequence, incoming.identifier_field, 1, 1),
                                 "no known identifier of this patient: nothing to unlink")
         patient = session.get(IdentityPatient, row.patient_id)
         assert patient is not None

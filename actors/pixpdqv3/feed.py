@@ -13,6 +13,8 @@ from datetime import datetime
 
 from lxml import etree
 
+from hub import hl7v2
+
 from actors.identity.core import IdentityError, IncomingIdentity, Location
 from actors.identity.model import Cx, Traits
 from actors.pixpdqv3 import hl7v3
@@ -49,7 +51,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
     event = child(root, "controlActProcess", "subject", "registrationEvent")
     patient = child(event, "subject1", "patient")
     if patient is None:
-        raise MessageError(AE, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "the message states no patient", base)])
+        raise MessageError(AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "the message states no patient", base)])
     identifiers: list[Cx] = []
     paths: list[str] = []
     for index, element in enumerate(children(patient, "id"), start=1):
@@ -60,11 +62,11 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
         paths.append(f"{base}/id[{index}]")
     if not identifiers:
         raise MessageError(
-            AE, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "Patient.id is required (one identifier at least)", f"{base}/id")]
+            AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "Patient.id is required (one identifier at least)", f"{base}/id")]
         )
     person = child(patient, "patientPerson")
     if person is None:
-        raise MessageError(AE, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "patientPerson is required", f"{base}/patientPerson")])
+        raise MessageError(AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "patientPerson is required", f"{base}/patientPerson")])
     for index, other in enumerate(children(person, "asOtherIDs"), start=1):
         for id_index, element in enumerate(children(other, "id"), start=1):
             ii = hl7v3.read_ii(element)
@@ -79,14 +81,14 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
     if sex and sex not in {"F", "M", "U"}:
         raise MessageError(
             AE,
-            [Detail(hl7v3.TABLE_VALUE_NOT_FOUND, f"administrativeGenderCode {sex} is not M, F or UN",
+            [Detail(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, f"administrativeGenderCode {sex} is not M, F or UN",
                     f"{base}/patientPerson/administrativeGenderCode")],
         )
     birth = child(person, "birthTime")
     birth_date = (birth.get("value") or "").strip() if birth is not None else ""
     if birth_date and not (birth_date[:8].isdigit() and len(birth_date) >= 4):
         raise MessageError(
-            AE, [Detail(hl7v3.DATA_TYPE_ERROR, "birthTime is not an HL7 TS", f"{base}/patientPerson/birthTime")]
+            AE, [Detail(hl7v2.ERR_DATA_TYPE, "birthTime is not an HL7 TS", f"{base}/patientPerson/birthTime")]
         )
     traits = Traits(
         names=hl7v3.person_names(children(person, "name")),
@@ -114,7 +116,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
         if not request.prior:
             raise MessageError(
                 AE,
-                [Detail(hl7v3.REQUIRED_FIELD_MISSING, "replacementOf/priorRegistration names no prior patient id",
+                [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "replacementOf/priorRegistration names no prior patient id",
                         f"{prior_base}/priorRegistration/subject1/priorRegisteredRole/id")],
             )
     return request

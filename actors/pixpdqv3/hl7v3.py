@@ -13,6 +13,8 @@ from datetime import datetime
 
 from lxml import etree
 
+from hub import hl7v2
+
 from actors.identity.model import Address, Cx, Hd, PersonName
 
 HL7 = "urn:hl7-org:v3"
@@ -33,18 +35,7 @@ MCCI_IN000002UV01 = "MCCI_IN000002UV01"  # accept acknowledgement
 
 # HL7 table 0357 (message error condition codes), the code system of acknowledgement
 # details in IHE PIX/PDQ v3 (ITI TF-2b 3.45.4.2.3, 3.47.4.2.3).
-TABLE_0357 = "2.16.840.1.113883.12.357"
-SEGMENT_SEQUENCE_ERROR = "100"
-REQUIRED_FIELD_MISSING = "101"
-DATA_TYPE_ERROR = "102"
-TABLE_VALUE_NOT_FOUND = "103"
-UNSUPPORTED_MESSAGE_TYPE = "200"
-UNSUPPORTED_EVENT_CODE = "201"
-UNSUPPORTED_PROCESSING_ID = "202"
-UNSUPPORTED_VERSION_ID = "203"
-UNKNOWN_KEY_IDENTIFIER = "204"
-DUPLICATE_KEY_IDENTIFIER = "205"
-APPLICATION_INTERNAL_ERROR = "207"
+TABLE_0357 = "2.16.840.1.113883.12.357"  # its codes: hub.hl7v2.ERR_*
 
 # Acknowledgement type codes (HL7 AcknowledgementType): application accept/error/reject.
 AA, AE, AR = "AA", "AE", "AR"
@@ -289,26 +280,26 @@ def read_wrapper(root: etree._Element, expected: str, element_names: tuple[str, 
     qname = etree.QName(root)
     if qname.namespace != HL7 or qname.localname not in (element_names or (expected,)):
         raise MessageError(
-            AR, [Detail(UNSUPPORTED_MESSAGE_TYPE, f"the body is {qname.localname}, this action expects {expected}", "/")]
+            AR, [Detail(hl7v2.ERR_UNSUPPORTED_MESSAGE_TYPE, f"the body is {qname.localname}, this action expects {expected}", "/")]
         )
     base = f"/{qname.localname}"
     message_id = read_ii(child(root, "id"))
     if message_id is None or not (message_id.root or message_id.null_flavor):
-        raise MessageError(AR, [Detail(REQUIRED_FIELD_MISSING, "the message id is required", f"{base}/id")])
+        raise MessageError(AR, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "the message id is required", f"{base}/id")])
     interaction = read_ii(child(root, "interactionId"))
     if interaction is None or interaction.extension != expected:
         raise MessageError(
             AR,
-            [Detail(UNSUPPORTED_EVENT_CODE, f"interactionId must be {expected}", f"{base}/interactionId")],
+            [Detail(hl7v2.ERR_UNSUPPORTED_EVENT_CODE, f"interactionId must be {expected}", f"{base}/interactionId")],
         )
     processing = child(root, "processingCode")
     code = (processing.get("code") or "").strip() if processing is not None else ""
     if code not in PROCESSING_CODES:
         raise MessageError(
-            AR, [Detail(UNSUPPORTED_PROCESSING_ID, "processingCode must be P, D or T", f"{base}/processingCode")]
+            AR, [Detail(hl7v2.ERR_UNSUPPORTED_PROCESSING_ID, "processingCode must be P, D or T", f"{base}/processingCode")]
         )
     if (root.get("ITSVersion") or "XML_1.0") != "XML_1.0":
-        raise MessageError(AR, [Detail(UNSUPPORTED_VERSION_ID, "ITSVersion must be XML_1.0", base)])
+        raise MessageError(AR, [Detail(hl7v2.ERR_UNSUPPORTED_VERSION_ID, "ITSVersion must be XML_1.0", base)])
     return Wrapper(
         interaction=expected,
         message_id=message_id,

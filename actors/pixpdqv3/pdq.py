@@ -13,6 +13,8 @@ from datetime import datetime
 
 from lxml import etree
 
+from hub import hl7v2
+
 from actors.identity import query as core_query
 from actors.identity.model import Cx, Hd
 from actors.identity.query import DemographicsQuery, PatientView
@@ -50,27 +52,27 @@ def parse(root: etree._Element) -> PdqRequest:
     wrapper = hl7v3.read_wrapper(root, hl7v3.PRPA_IN201305UV02)
     query_element = child(root, "controlActProcess", "queryByParameter")
     if query_element is None:
-        raise MessageError(AR, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "queryByParameter is required", QUERY)])
+        raise MessageError(AR, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "queryByParameter is required", QUERY)])
     parameters = child(query_element, "parameterList")
     if parameters is None:
-        raise _error(hl7v3.REQUIRED_FIELD_MISSING, "parameterList is required", PARAMETERS)
+        raise _error(hl7v2.ERR_REQUIRED_FIELD_MISSING, "parameterList is required", PARAMETERS)
     for name in UNSUPPORTED_PARAMETERS:
         if children(parameters, name):
-            raise _error(hl7v3.TABLE_VALUE_NOT_FOUND, f"the query parameter {name} is not supported",
+            raise _error(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, f"the query parameter {name} is not supported",
                          f"{PARAMETERS}/{name}")
     query = DemographicsQuery()
     gender = child(parameters, "livingSubjectAdministrativeGender", "value")
     if gender is not None:
         code = (gender.get("code") or "").strip().upper()
         if code not in {"F", "M", "UN"}:
-            raise _error(hl7v3.TABLE_VALUE_NOT_FOUND, "administrative gender must be F, M or UN",
+            raise _error(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "administrative gender must be F, M or UN",
                          f"{PARAMETERS}/livingSubjectAdministrativeGender/value")
         query.sex = "U" if code == "UN" else code
     birth = child(parameters, "livingSubjectBirthTime", "value")
     if birth is not None:
         value = (birth.get("value") or "").strip()
         if not (len(value) >= 4 and value[:8].isdigit()):
-            raise _error(hl7v3.DATA_TYPE_ERROR, "livingSubjectBirthTime needs a TS value (YYYY[MM[DD]])",
+            raise _error(hl7v2.ERR_DATA_TYPE, "livingSubjectBirthTime needs a TS value (YYYY[MM[DD]])",
                          f"{PARAMETERS}/livingSubjectBirthTime/value")
         query.birth_date = value[:8]
     for element in children(parameters, "livingSubjectName"):
@@ -87,14 +89,14 @@ def parse(root: etree._Element) -> PdqRequest:
     if address is not None:
         read = hl7v3.read_address(address)
         if read.state:
-            raise _error(hl7v3.TABLE_VALUE_NOT_FOUND, "the state of an address is not searched (the store keeps none)",
+            raise _error(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "the state of an address is not searched (the store keeps none)",
                          f"{PARAMETERS}/patientAddress/value/state")
         query.street, query.city, query.postal_code, query.country = read.street, read.city, read.postal_code, read.country
     identifiers: list[Cx] = []
     for index, element in enumerate(children(parameters, "livingSubjectId"), start=1):
         ii = hl7v3.read_ii(child(element, "value"))
         if ii is None or not ii.extension:
-            raise _error(hl7v3.REQUIRED_FIELD_MISSING, "LivingSubjectId needs an extension (the identifier)",
+            raise _error(hl7v2.ERR_REQUIRED_FIELD_MISSING, "LivingSubjectId needs an extension (the identifier)",
                          f"{PARAMETERS}/livingSubjectId[{index}]/value")
         identifiers.append(hl7v3.ii_to_cx(ii))
     query.identifiers = tuple(identifiers)
@@ -102,18 +104,18 @@ def parse(root: etree._Element) -> PdqRequest:
     for index, element in enumerate(children(parameters, "otherIDsScopingOrganization"), start=1):
         ii = hl7v3.read_ii(child(element, "value"))
         if ii is None or not ii.root:
-            raise _error(hl7v3.REQUIRED_FIELD_MISSING, "OtherIDsScopingOrganization needs a root",
+            raise _error(hl7v2.ERR_REQUIRED_FIELD_MISSING, "OtherIDsScopingOrganization needs a root",
                          other_ids_path(index))
         domains.append(Hd(ii.authority_name, ii.root, "ISO"))
     query.domains = tuple(domains)
     if query.is_empty():
-        raise _error(hl7v3.REQUIRED_FIELD_MISSING, "the query states no parameter to match", PARAMETERS)
+        raise _error(hl7v2.ERR_REQUIRED_FIELD_MISSING, "the query states no parameter to match", PARAMETERS)
     quantity_element = child(query_element, "initialQuantity")
     quantity: int | None = None
     if quantity_element is not None:
         quantity = core_query.quantity(quantity_element.get("value") or "")
         if quantity is None:
-            raise _error(hl7v3.DATA_TYPE_ERROR, "initialQuantity must be a positive integer", f"{QUERY}/initialQuantity")
+            raise _error(hl7v2.ERR_DATA_TYPE, "initialQuantity must be a positive integer", f"{QUERY}/initialQuantity")
     return PdqRequest(wrapper, query_element, hl7v3.read_ii(child(query_element, "queryId")), query, quantity)
 
 
@@ -125,7 +127,7 @@ def check_breadth(query: DemographicsQuery, limits: core_query.Limits) -> None:
     try:
         core_query.check_breadth(query, limits)
     except core_query.QueryTooBroad as exc:
-        raise _error(hl7v3.APPLICATION_INTERNAL_ERROR, str(exc), PARAMETERS) from None
+        raise _error(hl7v2.ERR_APPLICATION_INTERNAL, str(exc), PARAMETERS) from None
 
 
 # The IHE PDQ v3 WSDL names the cancel message element QUQI_IN000003UV01_Cancel.
@@ -150,18 +152,18 @@ def parse_continuation(root: etree._Element) -> Continuation:
     continuation = child(root, "controlActProcess", "queryContinuation")
     query_id = hl7v3.read_ii(child(continuation, "queryId"))
     if continuation is None or query_id is None or not query_id.root:
-        raise _error(hl7v3.REQUIRED_FIELD_MISSING, "queryContinuation/queryId is required", f"{base}/queryId")
+        raise _error(hl7v2.ERR_REQUIRED_FIELD_MISSING, "queryContinuation/queryId is required", f"{base}/queryId")
     status = child(continuation, "statusCode")
     code = (status.get("code") or "").strip() if status is not None else ""
     if code not in {"waitContinuedQueryResponse", "aborted"}:
-        raise _error(hl7v3.TABLE_VALUE_NOT_FOUND, "statusCode must be waitContinuedQueryResponse or aborted",
+        raise _error(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "statusCode must be waitContinuedQueryResponse or aborted",
                      f"{base}/statusCode")
     quantity: int | None = None
     quantity_element = child(continuation, "continuationQuantity")
     if quantity_element is not None:
         quantity = core_query.quantity(quantity_element.get("value") or "")
         if quantity is None:
-            raise _error(hl7v3.DATA_TYPE_ERROR, "continuationQuantity must be a positive integer",
+            raise _error(hl7v2.ERR_DATA_TYPE, "continuationQuantity must be a positive integer",
                          f"{base}/continuationQuantity")
     return Continuation(wrapper, query_id, code == "aborted", quantity)
 

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from lxml import etree
 
+from hub import hl7v2
+
 from actors.identity.model import Cx, Hd
 from actors.pixpdqv3 import hl7v3
 from actors.pixpdqv3.hl7v3 import AE, AR, Detail, MessageError, child, children, q
@@ -37,7 +39,7 @@ def parse(root: etree._Element) -> PixQuery:
     if query is None:
         raise MessageError(
             AR,
-            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "queryByParameter is required",
+            [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "queryByParameter is required",
                     f"/{hl7v3.PRPA_IN201309UV02}/controlActProcess/queryByParameter")],
         )
     parameters = child(query, "parameterList")
@@ -45,14 +47,14 @@ def parse(root: etree._Element) -> PixQuery:
     if len(identifiers) != 1 or identifiers[0] is None:
         raise MessageError(
             AE,
-            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "exactly one PatientIdentifier parameter is required",
+            [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "exactly one PatientIdentifier parameter is required",
                     PATIENT_IDENTIFIER_PATH)],
         )
     ii = identifiers[0]
     if not ii.root or not ii.extension:
         raise MessageError(
             AE,
-            [Detail(hl7v3.REQUIRED_FIELD_MISSING, "PatientIdentifier needs a root (domain) and an extension",
+            [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "PatientIdentifier needs a root (domain) and an extension",
                     PATIENT_IDENTIFIER_PATH)],
         )
     sources: list[Hd] = []
@@ -60,7 +62,7 @@ def parse(root: etree._Element) -> PixQuery:
         value = hl7v3.read_ii(child(parameter, "value"))
         if value is None or not value.root:
             raise MessageError(
-                AE, [Detail(hl7v3.REQUIRED_FIELD_MISSING, "DataSource needs the root of a domain", data_source_path(index))]
+                AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "DataSource needs the root of a domain", data_source_path(index))]
             )
         sources.append(Hd(value.authority_name, value.root, "ISO"))
     return PixQuery(wrapper, query, hl7v3.read_ii(child(query, "queryId")), hl7v3.ii_to_cx(ii), sources)

@@ -17,6 +17,7 @@ from actors.identity import upstream
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
 from actors.pixpdqv3.hl7v3 import AA, AE, Detail, MessageError
+from hub import hl7v2
 from hub.soap import SoapRequest, SoapResponse
 
 if TYPE_CHECKING:
@@ -136,11 +137,11 @@ def iti45(request: SoapRequest, hub: Hub) -> SoapResponse:
         rules = policy(hub)
         with hub.store.transaction() as session:
             if not _known(session, rules, message.identifier.authority):
-                raise MessageError(AE, [Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER,
+                raise MessageError(AE, [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER,
                                                f"unknown assigning authority {message.identifier.authority.key}",
                                                f"{pixquery.PATIENT_IDENTIFIER_PATH}/@root")])
             unknown = [
-                Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pixquery.data_source_path(index))
+                Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pixquery.data_source_path(index))
                 for index, hd in enumerate(message.data_sources, start=1) if not _known(session, rules, hd)
             ]
             if unknown:
@@ -151,7 +152,7 @@ def iti45(request: SoapRequest, hub: Hub) -> SoapResponse:
             except query.UnknownIdentifier:
                 raise MessageError(
                     AE,
-                    [Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, "the patient identifier is not known",
+                    [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "the patient identifier is not known",
                             pixquery.PATIENT_IDENTIFIER_PATH)],
                 ) from None
         decision = access.may_see(request.principal, [message.identifier, *everyone])
@@ -205,7 +206,7 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
         rules = policy(hub)
         with hub.store.session() as session:
             unknown = [
-                Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pdq.other_ids_path(index))
+                Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pdq.other_ids_path(index))
                 for index, hd in enumerate(message.query.domains, start=1) if not _known(session, rules, hd)
             ]
         if unknown:
@@ -244,14 +245,14 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
         message = pdq.parse_continuation(request.body)
         wrapper = message.wrapper
         if message.cancel:
-            raise MessageError(AE, [Detail(hl7v3.TABLE_VALUE_NOT_FOUND, "a cancel is sent with the Cancel action",
+            raise MessageError(AE, [Detail(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "a cancel is sent with the Cancel action",
                                            f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/statusCode")])
         requester = wrapper.sender_device.root if wrapper.sender_device else ""
         with hub.store.transaction() as session:
             state = continuation.resume(session, message.query_id, requester, now)
             if state is None:
                 raise MessageError(
-                    AE, [Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, "no pending query with this queryId",
+                    AE, [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "no pending query with this queryId",
                                 f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/queryId")]
                 )
             page_size = min(message.continuation_quantity or state.page_size, MAX_PAGE)
@@ -285,7 +286,7 @@ def iti47_cancel(request: SoapRequest, hub: Hub) -> SoapResponse:
         with hub.store.transaction() as session:
             if not continuation.cancel(session, message.query_id, requester):
                 raise MessageError(
-                    AE, [Detail(hl7v3.UNKNOWN_KEY_IDENTIFIER, "no pending query with this queryId",
+                    AE, [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "no pending query with this queryId",
                                 f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/queryId")]
                 )
         body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], device_id(hub), now)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from actors.identity import core, directory, events, query
 from actors.identity.core import Context, IdentityError, IncomingIdentity, Policy
 from actors.identity.model import Cx, Hd, IdentityStatus, PersonName, Traits
+from hub import hl7v2
 from hub.store import Store
 from hub.store.models.identity import IdentityEvent, IdentityHistory, IdentityIdentifier, IdentityPatient
 
@@ -76,7 +77,7 @@ def test_vali_without_ins_is_a_validated_identity(store: Store) -> None:
 def test_ins_with_a_wrong_key_is_refused_and_nothing_is_written(store: Store) -> None:
     with pytest.raises(IdentityError) as refused:
         feed(store, person([Cx("100871", IPP, "PI"), Cx("179114410905288", INS_TEST, "INS")], codes=("VALI",)))
-    assert refused.value.code == core.DATA_TYPE
+    assert refused.value.code == hl7v2.ERR_DATA_TYPE
     assert refused.value.location == core.Location("PID", 1, 3, 2, 1)
     with store.session() as session:
         assert count(session, IdentityPatient) == 0
@@ -86,14 +87,14 @@ def test_ins_with_a_wrong_key_is_refused_and_nothing_is_written(store: Store) ->
 def test_ins_under_a_wrong_oid_is_refused(store: Store) -> None:
     with pytest.raises(IdentityError) as refused:
         feed(store, person([Cx("179114410905287", Hd("ASIP-SANTE-INS-NIR", "1.2.250.1.213.1.4.5", "ISO"), "INS")], codes=("VALI",)))
-    assert refused.value.code == core.TABLE_VALUE_NOT_FOUND
+    assert refused.value.code == hl7v2.ERR_TABLE_VALUE_NOT_FOUND
     assert refused.value.location == core.Location("PID", 1, 3, 1, 4)
 
 
 def test_unaccepted_domain_is_unknown_key_204(store: Store) -> None:
     with pytest.raises(IdentityError) as refused:
         feed(store, person([Cx("1", Hd("OTHER", "2.999.77", "ISO"), "PI")]))
-    assert refused.value.code == core.UNKNOWN_KEY
+    assert refused.value.code == hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER
     with store.session() as session:
         assert count(session, IdentityPatient) == 0
 
@@ -103,7 +104,7 @@ def test_identifiers_of_two_patients_in_one_message_are_205(store: Store) -> Non
     feed(store, person([Cx("2", SITE2, "PI")]))
     with pytest.raises(IdentityError) as refused:
         feed(store, person([Cx("1", IPP, "PI"), Cx("2", SITE2, "PI")]))
-    assert refused.value.code == core.DUPLICATE_KEY
+    assert refused.value.code == hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER
 
 
 def test_a_second_domain_sharing_the_ins_is_cross_referenced(store: Store) -> None:
