@@ -18,6 +18,8 @@ from pathlib import Path
 
 import requests
 
+from hub import mllp
+
 ROOT = Path(__file__).resolve().parent.parent
 
 LISTENING = re.compile(r"^listening (https|mllp) ([\d.]+):(\d+)$")
@@ -90,22 +92,14 @@ class MllpConnection:
 
     def __init__(self, connection: socket.socket) -> None:
         self.socket = connection
-        self._buffer = b""
+        self._buffer = bytearray()
 
     def send(self, message: bytes | str) -> None:
         data = message.encode("utf-8") if isinstance(message, str) else message
-        self.socket.sendall(b"\x0b" + data + b"\x1c\x0d")
+        self.socket.sendall(mllp.frame(data))
 
     def read(self) -> bytes:
-        while b"\x1c\x0d" not in self._buffer:
-            chunk = self.socket.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"connection closed after {self._buffer!r}")
-            self._buffer += chunk
-        end = self._buffer.index(b"\x1c\x0d")
-        frame = self._buffer[: end]
-        self._buffer = self._buffer[end + 2 :]
-        return frame[frame.index(b"\x0b") + 1 :]
+        return mllp.read_frame(self.socket, self._buffer)
 
     def exchange(self, message: bytes | str) -> bytes:
         self.send(message)
@@ -121,19 +115,12 @@ class MllpConnection:
 def mllp_exchange(connection: socket.socket, message: bytes | str) -> bytes:
     """Write one framed message on `connection` and read one framed response."""
     data = message.encode("utf-8") if isinstance(message, str) else message
-    connection.sendall(b"\x0b" + data + b"\x1c\x0d")
+    connection.sendall(mllp.frame(data))
     return mllp_read(connection)
 
 
 def mllp_read(connection: socket.socket) -> bytes:
-    buffer = b""
-    while b"\x1c\x0d" not in buffer:
-        chunk = connection.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"connection closed after {buffer!r}")
-        buffer += chunk
-    start = buffer.index(b"\x0b")
-    return buffer[start + 1 : buffer.index(b"\x1c\x0d")]
+    return mllp.read_frame(connection, bytearray())
 
 
 def tsnhub_command() -> list[str]:

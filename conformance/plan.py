@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import random
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from lxml import etree
 from actors.xds import constants as c
 from conformance.xds_client import XdsClient, quoted, quoted_list
 from conformance.xds_metadata import DocumentSpec, submit_objects_request
-from hub import soap, xmlsafe
+from hub import mllp, soap, xmlsafe
 from vihf.issue import Signer, issue
 
 INS_NIR = "1.2.250.1.213.1.4.8"
@@ -66,15 +65,9 @@ class Sut:
 
     def hl7(self, message: str, timeout: float = 30.0) -> dict[str, list[list[str]]]:
         """Send one HL7 v2 message over MLLP; the answer's segments by name."""
-        with socket.create_connection(self.mllp, timeout=timeout) as connection:
-            connection.sendall(b"\x0b" + message.encode("utf-8") + b"\x1c\x0d")
-            buffer = b""
-            while b"\x1c\x0d" not in buffer:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    raise ConnectionError("MLLP connection closed before the answer")
-                buffer += chunk
-        text = buffer[buffer.index(b"\x0b") + 1 : buffer.index(b"\x1c\x0d")].decode("utf-8", "replace")
+        host, port = self.mllp
+        answer = mllp.exchange(f"{host}:{port}", message.encode("utf-8"), timeout)
+        text = answer.decode("utf-8", "replace")
         segments: dict[str, list[list[str]]] = {}
         for segment in text.split("\r"):
             if segment:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,3 +217,54 @@ def connect(address: str, timeout: float, context: Callable[[], ssl.SSLContext] 
     except BaseException:
         connection.close()
         raise
+
+
+# -- the one outbound client ---------------------------------------------------------------
+
+# Largest answer an MLLP peer may send back (an RSP^K22 page of a regional server).
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class ExchangeError(ConnectionError):
+    """An MLLP peer that closed, stayed silent past the deadline or answered too much;
+    the text names the peer and what happened, never the message."""
+
+
+def read_frame(connection: socket.socket, buffer: bytearray, deadline: float | None = None,
+               max_bytes: int = MAX_ANSWER_BYTES, peer: str = "the peer") -> bytes:
+    """The content of the next frame read on `connection`; `buffer` holds what was read
+    before and keeps what follows the frame (pipelining). `deadline` (time.monotonic())
+    bounds the whole read however slowly the bytes arrive; a frame larger than
+    `max_bytes` is refused."""
+    while END_BLOCK not in buffer:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ExchangeError(f"no answer from {peer} in time")
+            connection.settimeout(remaining)
+        try:
+            chunk = connection.recv(65536)
+        except socket.timeout:
+            raise ExchangeError(f"no answer from {peer} in time") from None
+        if not chunk:
+            raise ExchangeError(f"{peer} closed the connection before answering")
+        buffer += chunk
+        if len(buffer) > max_bytes:
+            raise ExchangeError(f"the answer of {peer} is larger than {max_bytes} bytes")
+    end = buffer.index(END_BLOCK)
+    start = buffer.find(START_BLOCK, 0, end)
+    content = bytes(buffer[start + 1 : end])
+    del buffer[: end + len(END_BLOCK)]
+    return content
+
+
+def exchange(address: str, message: bytes, timeout: float, context: Callable[[], ssl.SSLContext] | None = None,
+             max_bytes: int = MAX_ANSWER_BYTES) -> bytes:
+    """One request/response with the MLLP peer at `address` (`host:port`, or
+    `mllps://host:port` over TLS with the context `context` makes): connection, sending
+    and the whole answer within `timeout` seconds. Raises ExchangeError, or OSError when
+    the peer cannot be reached."""
+    deadline = time.monotonic() + timeout
+    with connect(address, timeout, context) as connection:
+        connection.sendall(frame(message))
+        return read_frame(connection, bytearray(), deadline, max_bytes, address)

@@ -63,17 +63,8 @@ def exchange(
     consumer: str, message: bytes, timeout: float = TIMEOUT_SECONDS, context: Callable[[], ssl.SSLContext] | None = None
 ) -> bytes:
     """Send one framed message to `host:port` (or `mllps://host:port`, over TLS with the
-    context `context` makes) and read the framed acknowledgement."""
-    with mllp.connect(consumer, timeout, context) as connection:
-        connection.sendall(b"\x0b" + message + b"\x1c\x0d")
-        buffer = b""
-        while b"\x1c\x0d" not in buffer:
-            chunk = connection.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed before the acknowledgement")
-            buffer += chunk
-    start = buffer.find(b"\x0b")
-    return buffer[start + 1: buffer.index(b"\x1c\x0d")]
+    context `context` makes) and read the framed acknowledgement, all within `timeout`."""
+    return mllp.exchange(consumer, message, timeout, context)
 
 
 class Notifier:

@@ -34,7 +34,6 @@ import dataclasses
 import logging
 import socket
 import ssl
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -246,28 +245,14 @@ def mllp_exchange(address: str, message: bytes, timeout: float, context: Callabl
     """One MLLP request/response with `address` ("host:port", or "mllps://host:port" over
     TLS with the context `context` makes), all of it within `timeout` seconds (a server
     sending its answer a byte at a time does not stretch it)."""
-    deadline = time.monotonic() + timeout
     try:
-        with mllp.connect(address, timeout, context) as connection:
-            connection.sendall(b"\x0b" + message + b"\x1c\x0d")
-            buffer = b""
-            while b"\x1c\x0d" not in buffer:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise UpstreamError(f"no answer from {address} within {timeout:g} s")
-                connection.settimeout(remaining)
-                chunk = connection.recv(65536)
-                if not chunk:
-                    raise UpstreamError(f"{address} closed the connection before answering")
-                buffer += chunk
-                if len(buffer) > MAX_RESPONSE_BYTES:
-                    raise UpstreamError(f"the answer of {address} is larger than {MAX_RESPONSE_BYTES} bytes")
+        return mllp.exchange(address, message, timeout, context, MAX_RESPONSE_BYTES)
+    except mllp.ExchangeError as exc:
+        raise UpstreamError(str(exc)) from None
     except socket.timeout:
         raise UpstreamError(f"no answer from {address} within {timeout:g} s") from None
     except OSError as exc:
         raise UpstreamError(f"{address}: {exc.strerror or exc}") from None
-    start = buffer.find(b"\x0b")
-    return buffer[start + 1: buffer.index(b"\x1c\x0d")]
 
 
 def query_mllp(supplier: UpstreamSupplier, query: DemographicsQuery, identity: hl7v2.Identity) -> list[IncomingIdentity]:
