@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
 
 if TYPE_CHECKING:
     from actors.identity.upstream import UpstreamPdq
+
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -42,20 +45,30 @@ class IdentityService:
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls
         it back and is answered with the ACK it describes."""
+        try:
+            return self.transact(msh.get(10), work)
+        except IdentityError as error:
+            return refusal_ack(msh, from_identity_error(error), self.identity)
+        except Refusal as refused:
+            return refusal_ack(msh, refused, self.identity)
+
+    def transact(self, message_id: str, work: Callable[[Session, Context], T]) -> T:
+        """The one way an identity message is written, whatever its transport (ITI-8/30/31
+        over v2, ITI-44 over v3): `work` in one database transaction, run again when a
+        concurrent feed created the same key meanwhile, with the ITI-10 update
+        notifications written in the same transaction; after the commit, the domains
+        created are remembered and the after-commit hooks run (they send the
+        notifications). Refusals (`IdentityError`, `Refusal`) roll back and propagate."""
         for attempt in range(3):
-            ctx = Context(self.policy, self.clock(), msh.get(10))
+            ctx = Context(self.policy, self.clock(), message_id)
             try:
                 with self.store.transaction() as session:
-                    response = work(session, ctx)
+                    result = work(session, ctx)
                     if self.pix_consumers and (ctx.xref_changed or ctx.xref_forced):
                         ctx.notifications = notify.enqueue(
                             session, self.pix_consumers, ctx.xref_changed, ctx.xref_forced, self.identity, ctx.now
                         )
                 break
-            except IdentityError as error:
-                return refusal_ack(msh, from_identity_error(error), self.identity)
-            except Refusal as refused:
-                return refusal_ack(msh, refused, self.identity)
             except IntegrityError:
                 # Another transaction created the same identifier, stay or movement
                 # meanwhile: run again, it now finds that row.
@@ -65,7 +78,7 @@ class IdentityService:
             core.domain_cache.remember(ref.hd, ref)
         for callback in self.on_commit:
             callback(ctx)
-        return response
+        return result
 
     def accept(self, msh: hl7v2.Msh) -> str:
         return hl7v2.ack(msh, "AA", identity=self.identity)

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from lxml import etree
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from actors.identity import core, notify, query
+from actors.identity import core, query
 from actors.identity.model import Cx, Hd
 from actors.identity import upstream
-from actors.identity.service import policy_from_config
+from actors.identity.service import IdentityService, policy_from_config
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
 from actors.pixpdqv3.hl7v3 import AA, AE, Detail, MessageError
 from hub import hl7v2
@@ -47,33 +47,20 @@ def policy(hub: Hub) -> core.Policy:
 
 
 def run_feed(hub: Hub, message_id: str, message: feed.FeedRequest) -> None:
-    """One ITI-44 message in one database transaction, the way the identity service runs
-    an ITI-8 one (`actors.identity.service.IdentityService.run`, whose refusals are v2
-    ACKs): run again when a concurrent feed created the same key meanwhile, write the
-    ITI-10 update notifications with the change, then remember the domains created and
-    run the service's after-commit hooks (which send the notifications)."""
+    """One ITI-44 message, written the way the identity service writes an ITI-8 one
+    (`IdentityService.transact`: one transaction, retried on a concurrent insert, ITI-10
+    notifications, after-commit hooks); its refusals propagate as IdentityError."""
+
+    def work(session: Session, ctx: core.Context) -> None:
+        if message.is_merge:
+            core.merge(session, ctx, message.incoming, message.prior, feed.PRIOR_SEGMENT)
+        else:
+            core.feed(session, ctx, message.incoming)
+
     service = getattr(hub, "identity_service", None)
-    consumers = tuple(getattr(service, "pix_consumers", ()))
-    for attempt in range(3):
-        ctx = core.Context(policy(hub), _now(), message_id)
-        try:
-            with hub.store.transaction() as session:
-                if message.is_merge:
-                    core.merge(session, ctx, message.incoming, message.prior, feed.PRIOR_SEGMENT)
-                else:
-                    core.feed(session, ctx, message.incoming)
-                if service is not None and consumers and (ctx.xref_changed or ctx.xref_forced):
-                    ctx.notifications = notify.enqueue(
-                        session, consumers, ctx.xref_changed, ctx.xref_forced, service.identity, ctx.now
-                    )
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    for ref in ctx.created_domains:
-        core.domain_cache.remember(ref.hd, ref)
-    for callback in getattr(service, "on_commit", ()):
-        callback(ctx)
+    if service is None:  # the v2 identity actor is not installed: no notifications, no hooks
+        service = IdentityService(hub.store, policy(hub))
+    service.transact(message_id, work)
 
 
 def _now() -> datetime:
