@@ -12,7 +12,7 @@ Update's general error, whose codeContext says "not authorised".
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -51,6 +51,12 @@ def _previous_version(submission: Submission, target: str) -> tuple[Association 
     return None, None
 
 
+# (latest registered version, its model, the submitted object that supersedes it)
+Versioned = tuple[XdsDocumentEntry | XdsFolder, type[XdsDocumentEntry | XdsFolder], Any]
+# (model, entryUUID, new availability status)
+StatusChange = tuple[type[XdsDocumentEntry | XdsFolder], str, str]
+
+
 def update_document_set(
     session: Session,
     submission: Submission,
@@ -62,7 +68,8 @@ def update_document_set(
     """ITI-57: apply the updates of `submission` in the caller's transaction, or raise
     `XdsFailure` (XDSMetadataUpdateError, XDSMetadataVersionError,
     XDSMetadataIdentifierError, XDSPatientIDReconciliationError ...). `principal` is
-    the caller (None when the hub does not require VIHF)."""
+    the caller (None when the hub does not require VIHF). Every operation is checked
+    against the registry first (nothing written when one fails), then written."""
     errors = validate_submission(submission, ValidationContext(ITI57, settings.value_sets))
     if any(e.is_error for e in errors):
         raise XdsFailure(errors)
@@ -71,16 +78,33 @@ def update_document_set(
         raise XdsFailure(errors)
     ss = submission.submission_set
     assert ss is not None
-    stamp = now_dtm(now)
     resolve_symbolic_ids(submission)
-    writer = Writer(session, submission, stamp)
-    errors = []
-    deprecated_documents: list[str] = []
-    deprecated_folders: list[str] = []
+    versions, errors = _new_versions(session, submission, principal)
+    status_changes, refused = _status_changes(session, submission, ss.patient_id, principal)
+    errors += refused + _unsupported_operations(submission, ss.id)
+    if not versions and not status_changes and not errors:
+        errors.append(RegistryError(c.XDSMetadataUpdateError, "the submission updates nothing", ss.id))
+    if errors:
+        raise XdsFailure(submitted_locations(submission, errors))
+    deprecated = _write(session, submission, now_dtm(now), versions, status_changes)
+    return Registered(
+        patient_id=ss.patient_id or "",
+        submission_set=ss.id,
+        documents=[d.id for d in submission.documents],
+        deprecated=deprecated,
+    )
+
+
+def _new_versions(
+    session: Session, submission: Submission, principal: Principal | None
+) -> tuple[list[Versioned], list[RegistryError]]:
+    """(object, model, previous version) of each DocumentEntry or Folder the submission
+    versions, and the errors of those it may not."""
+    versions: list[Versioned] = []
+    errors: list[RegistryError] = []
     seen_lids: set[str] = set()
-    versioned = [*submission.documents, *submission.folders]
-    for obj in versioned:
-        model = XdsDocumentEntry if obj in submission.documents else XdsFolder
+    for obj in [*submission.documents, *submission.folders]:
+        model: type[XdsDocumentEntry | XdsFolder] = XdsDocumentEntry if obj in submission.documents else XdsFolder
         lid = obj.lid
         if not lid or lid == obj.id:
             errors.append(
@@ -92,42 +116,45 @@ def update_document_set(
             continue
         seen_lids.add(lid)
         previous = _latest(session, model, lid)
-        if previous is None or not access.may_read(principal, previous.patient_id):
-            errors.append(RegistryError(c.XDSMetadataIdentifierError, f"no registered object has logicalId {lid}", obj.id))
-            continue
-        if not access.may_update(principal, previous):
-            errors.append(RegistryError(c.XDSMetadataUpdateError, access.UPDATE_REFUSED, obj.id))
-            continue
-        association, version = _previous_version(submission, obj.id)
-        if association is None or version is None:
-            errors.append(
-                RegistryError(c.XDSMetadataUpdateError, "the SubmissionSet HasMember needs one PreviousVersion value", obj.id)
-            )
-            continue
-        if version != str(previous.version) or previous.status != c.STATUS_APPROVED:
-            errors.append(
-                RegistryError(
-                    c.XDSMetadataVersionError,
-                    f"PreviousVersion {version} is not the latest Approved version ({previous.version})",
-                    obj.id,
-                )
-            )
-            continue
-        if obj.unique_id != previous.unique_id:  # type: ignore[attr-defined]
-            errors.append(RegistryError(c.XDSMetadataIdentifierError, "uniqueId differs from the previous version's", obj.id))
-            continue
-        if obj.patient_id != previous.patient_id:  # type: ignore[attr-defined]
-            errors.append(RegistryError(c.XDSPatientIDReconciliationError, "patientId differs from the previous version's", obj.id))
-            continue
-        # A new version keeps the structure that submitted the object: an update does not
-        # make its caller the submitter.
-        if model is XdsDocumentEntry:
-            writer.add_document(obj, lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
-            deprecated_documents.append(previous.uuid)
+        error = _version_error(submission, obj, previous, principal)
+        if error is not None:
+            errors.append(error)
         else:
-            writer.add_folder(obj, lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
-            deprecated_folders.append(previous.uuid)
-    status_changes: list[tuple[type[XdsDocumentEntry | XdsFolder], str, str]] = []
+            assert previous is not None
+            versions.append((previous, model, obj))
+    return versions, errors
+
+
+def _version_error(
+    submission: Submission, obj: Any, previous: XdsDocumentEntry | XdsFolder | None, principal: Principal | None
+) -> RegistryError | None:
+    """Why `obj` cannot be the next version of `previous` (the latest registered version
+    of its logicalId), or None."""
+    if previous is None or not access.may_read(principal, previous.patient_id):
+        return RegistryError(c.XDSMetadataIdentifierError, f"no registered object has logicalId {obj.lid}", obj.id)
+    if not access.may_update(principal, previous):
+        return RegistryError(c.XDSMetadataUpdateError, access.UPDATE_REFUSED, obj.id)
+    association, version = _previous_version(submission, obj.id)
+    if association is None or version is None:
+        return RegistryError(c.XDSMetadataUpdateError, "the SubmissionSet HasMember needs one PreviousVersion value", obj.id)
+    if version != str(previous.version) or previous.status != c.STATUS_APPROVED:
+        return RegistryError(
+            c.XDSMetadataVersionError, f"PreviousVersion {version} is not the latest Approved version ({previous.version})", obj.id
+        )
+    if obj.unique_id != previous.unique_id:
+        return RegistryError(c.XDSMetadataIdentifierError, "uniqueId differs from the previous version's", obj.id)
+    if obj.patient_id != previous.patient_id:
+        return RegistryError(c.XDSPatientIDReconciliationError, "patientId differs from the previous version's", obj.id)
+    return None
+
+
+def _status_changes(
+    session: Session, submission: Submission, patient_id: str | None, principal: Principal | None
+) -> tuple[list[StatusChange], list[RegistryError]]:
+    """(model, uuid, new status) of each UpdateAvailabilityStatus, and the errors of
+    those that cannot be applied."""
+    changes: list[StatusChange] = []
+    errors: list[RegistryError] = []
     for association in submission.associations:
         if association.association_type != c.UPDATE_AVAILABILITY_STATUS:
             continue
@@ -141,49 +168,61 @@ def update_document_set(
         target: XdsDocumentEntry | XdsFolder | None = session.get(XdsDocumentEntry, association.target)
         if target is None:
             target = session.get(XdsFolder, association.target)
-        if target is None or not access.may_read(principal, target.patient_id):
-            errors.append(RegistryError(c.UnresolvedReferenceException, "UpdateAvailabilityStatus target is not registered", association.id))
-            continue
-        if not access.may_update(principal, target):
-            errors.append(RegistryError(c.XDSMetadataUpdateError, access.UPDATE_REFUSED, association.id))
-            continue
-        if target.status != original[0]:
-            errors.append(
-                RegistryError(c.XDSMetadataUpdateError, f"OriginalStatus {original[0]} is not the current status", association.id)
-            )
-            continue
-        if target.patient_id != ss.patient_id:
-            errors.append(RegistryError(c.XDSPatientIdDoesNotMatch, "the target belongs to another patient", association.id))
-            continue
-        status_changes.append((type(target), target.uuid, new[0]))
-    handled = {c.UPDATE_AVAILABILITY_STATUS}
-    for association in submission.associations:
-        if association.association_type in handled:
-            continue
-        if association.association_type == c.HAS_MEMBER and association.source == ss.id:
-            continue
-        if association.association_type == c.HAS_MEMBER:
-            continue
-        errors.append(
-            RegistryError(c.XDSMetadataUpdateOperationError, f"{association.association_type} is not an ITI-57 operation here", association.id)
-        )
-    if not versioned and not status_changes and not errors:
-        errors.append(RegistryError(c.XDSMetadataUpdateError, "the submission updates nothing", ss.id))
-    if errors:
-        raise XdsFailure(submitted_locations(submission, errors))
-    writer.add_submission_set(ss)
+        error = _status_error(target, original[0], patient_id, principal)
+        if error is not None:
+            errors.append(RegistryError(error[0], error[1], association.id))
+        else:
+            assert target is not None
+            changes.append((type(target), target.uuid, new[0]))
+    return changes, errors
+
+
+def _status_error(
+    target: XdsDocumentEntry | XdsFolder | None, original: str, patient_id: str | None, principal: Principal | None
+) -> tuple[str, str] | None:
+    """(error code, text) of a status change `target` cannot take, or None."""
+    if target is None or not access.may_read(principal, target.patient_id):
+        return c.UnresolvedReferenceException, "UpdateAvailabilityStatus target is not registered"
+    if not access.may_update(principal, target):
+        return c.XDSMetadataUpdateError, access.UPDATE_REFUSED
+    if target.status != original:
+        return c.XDSMetadataUpdateError, f"OriginalStatus {original} is not the current status"
+    if target.patient_id != patient_id:
+        return c.XDSPatientIdDoesNotMatch, "the target belongs to another patient"
+    return None
+
+
+def _unsupported_operations(submission: Submission, submission_set: str) -> list[RegistryError]:
+    """Associations that are neither a HasMember nor an UpdateAvailabilityStatus."""
+    return [
+        RegistryError(c.XDSMetadataUpdateOperationError, f"{a.association_type} is not an ITI-57 operation here", a.id)
+        for a in submission.associations
+        if a.association_type not in (c.UPDATE_AVAILABILITY_STATUS, c.HAS_MEMBER)
+    ]
+
+
+def _write(
+    session: Session, submission: Submission, stamp: str, versions: list[Versioned], status_changes: list[StatusChange]
+) -> list[str]:
+    """Write the checked updates; the uuids of the DocumentEntries deprecated by a new
+    version. A new version keeps the structure that submitted the object: an update does
+    not make its caller the submitter."""
+    writer = Writer(session, submission, stamp)
+    deprecated: dict[type[XdsDocumentEntry | XdsFolder], list[str]] = {XdsDocumentEntry: [], XdsFolder: []}
+    for previous, model, obj in versions:
+        if model is XdsDocumentEntry:
+            writer.add_document(obj, previous.lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
+        else:
+            writer.add_folder(obj, previous.lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
+        deprecated[model].append(previous.uuid)
+    assert submission.submission_set is not None
+    writer.add_submission_set(submission.submission_set)
     for association in submission.associations:
         writer.add_association(association)
     writer.write()
-    if deprecated_documents:
-        session.execute(update(XdsDocumentEntry).where(XdsDocumentEntry.uuid.in_(deprecated_documents)).values(status=c.STATUS_DEPRECATED))
-    if deprecated_folders:
-        session.execute(update(XdsFolder).where(XdsFolder.uuid.in_(deprecated_folders)).values(status=c.STATUS_DEPRECATED))
+    for model, uuids in deprecated.items():
+        if uuids:
+            session.execute(update(model).where(model.uuid.in_(uuids)).values(status=c.STATUS_DEPRECATED))
     for model, uuid_, status in status_changes:
         session.execute(update(model).where(model.uuid == uuid_).values(status=status))
-    return Registered(
-        patient_id=ss.patient_id or "",
-        submission_set=ss.id,
-        documents=[d.id for d in submission.documents],
-        deprecated=deprecated_documents,
-    )
+    return deprecated[XdsDocumentEntry]
