@@ -211,9 +211,9 @@ def _write(
     deprecated: dict[type[XdsDocumentEntry | XdsFolder], list[str]] = {XdsDocumentEntry: [], XdsFolder: []}
     for previous, model, obj in versions:
         if model is XdsDocumentEntry:
-            writer.add_document(obj, previous.lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
+            writer.add_document(obj, previous.lid, previous.version + 1, previous.submitter_structure)
         else:
-            writer.add_folder(obj, previous.lid, previous.version + 1, previous.submitter_structure)  # type: ignore[arg-type]
+            writer.add_folder(obj, previous.lid, previous.version + 1, previous.submitter_structure)
         deprecated[model].append(previous.uuid)
     assert submission.submission_set is not None
     writer.add_submission_set(submission.submission_set)
