@@ -80,8 +80,19 @@ def _ts(
 
 def check(document: CdaDocument, emit: Emitter) -> None:
     """CI-SIS minimal-structure header rules."""
+    _identification(document, emit)
+    _document_codes(document, emit)
+    _record_target(document, emit)
+    _authors(document, emit)
+    _custodian(document, emit)
+    _legal_authenticator(document, emit)
+    _context(document, emit)
+    _body(document, emit)
+
+
+def _identification(document: CdaDocument, emit: Emitter) -> None:
+    """realmCode, typeId, templateIds, id, code, title and effectiveTime."""
     root = document.root
-    x = document.xpath
     first = document.first
 
     realm = first("cda:realmCode")
@@ -120,6 +131,12 @@ def check(document: CdaDocument, emit: Emitter) -> None:
 
     _ts(emit, "CISIS-HDR-EFFECTIVETIME", first("cda:effectiveTime"), "ClinicalDocument/effectiveTime", root)
 
+
+def _document_codes(document: CdaDocument, emit: Emitter) -> None:
+    """confidentialityCode, languageCode, setId and versionNumber."""
+    root = document.root
+    first = document.first
+
     confidentiality = first("cda:confidentialityCode")
     if confidentiality is None:
         emit.error("CISIS-HDR-CONFIDENTIALITYCODE", "ClinicalDocument/confidentialityCode is required", root)
@@ -142,8 +159,11 @@ def check(document: CdaDocument, emit: Emitter) -> None:
         emit.error("CISIS-HDR-VERSIONNUMBER", "ClinicalDocument/versionNumber/@value (an integer) is required",
                    version if version is not None else root)
 
-    _record_target(document, emit)
-    _authors(document, emit)
+
+def _custodian(document: CdaDocument, emit: Emitter) -> None:
+    """The custodian organisation, identified by its IdNat_Struct."""
+    root = document.root
+    first = document.first
 
     custodian_org = first("cda:custodian/cda:assignedCustodian/cda:representedCustodianOrganization")
     if custodian_org is None:
@@ -155,6 +175,12 @@ def check(document: CdaDocument, emit: Emitter) -> None:
             emit.error("CISIS-HDR-CUSTODIAN",
                        f"the custodian organisation shall be identified by id/@root {IDNAT_STRUCT} with its IdNat_Struct",
                        org_id if org_id is not None else custodian_org)
+
+
+def _legal_authenticator(document: CdaDocument, emit: Emitter) -> None:
+    """legalAuthenticator: time, signatureCode S, assignedEntity."""
+    root = document.root
+    first = document.first
 
     legal = first("cda:legalAuthenticator")
     if legal is None:
@@ -171,6 +197,13 @@ def check(document: CdaDocument, emit: Emitter) -> None:
         if first("cda:assignedEntity/cda:assignedPerson", legal) is None:
             emit.warning("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator/assignedEntity/assignedPerson should be present", legal)
 
+
+def _context(document: CdaDocument, emit: Emitter) -> None:
+    """documentationOf/serviceEvent and componentOf/encompassingEncounter."""
+    root = document.root
+    first = document.first
+    x = document.xpath
+
     events = x("cda:documentationOf/cda:serviceEvent")
     if not events:
         emit.error("CISIS-HDR-SERVICEEVENT", "documentationOf/serviceEvent is required", root)
@@ -184,8 +217,6 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     elif first("cda:location/cda:healthCareFacility/cda:code", encounter) is None:
         emit.warning("CISIS-HDR-COMPONENTOF", "encompassingEncounter/location/healthCareFacility/code (cadre d'exercice) should be present",
                      encounter)
-
-    _body(document, emit)
 
 
 def _record_target(document: CdaDocument, emit: Emitter) -> None:
