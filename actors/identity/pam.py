@@ -20,6 +20,7 @@ from hub.store.models.identity import Encounter, Movement
 from actors.identity import core, er7
 from actors.identity.core import Context, Location
 from actors.identity.events import EncounterCancelled, PatientAdmitted, PatientDischarged
+from actors.identity.model import Cx
 from actors.identity.pix import COMPLEMENTS, feed_message
 from actors.identity.service import IdentityService
 from actors.identity.v2 import Route, complements, incoming_from_pid, parse, parse_ts, refusal, require_order, source_of, without_nulls
@@ -132,35 +133,74 @@ def encounter_message(session: Session, ctx: Context, message: er7.Er7Message, m
     zbe_segment = message.first("ZBE")
     movement = read_zbe(zbe_segment) if zbe_segment is not None else None
     pv1 = message.first("PV1")
-    pid = message.first("PID")
-    assert pid is not None
     if trigger not in ("A01", "A04", "A05", "A08") and pv1 is None:
         raise refusal(hl7v2.ERR_SEGMENT_SEQUENCE, "PV1", "PV1 is required in encounter messages")
     result = feed_message(session, ctx, message, msh)
-    visit = er7.parse_cx(pv1.repetitions(19)[0], pv1.delimiters) if pv1 is not None and pv1.raw(19) else None
-    account = er7.parse_cx(pid.repetitions(18)[0], pid.delimiters) if pid.raw(18) else None
-    if visit is None or not visit.value:
-        visit = account if account is not None and account.value else None
+    visit, account = _visit(message, pv1)
     if visit is None:
         if movement is not None:
             raise refusal(hl7v2.ERR_REQUIRED_FIELD_MISSING, "PV1^1^19", "a movement needs its visit number (PV1-19) or account number (PID-18)")
         return
     rule = TRIGGERS.get(trigger, Trigger(None))
     at = _ts(movement.start, "ZBE^1^2") if movement is not None else None
+    cancelling = bool(rule.cancels) or (movement is not None and movement.action == "CANCEL")
+    encounter = _stay(session, ctx, message, result.patient_id, visit, account, pv1, rule, cancelling)
+    if movement is not None and cancelling:
+        _cancel(session, encounter, movement, rule)
+        ctx.publish(session, EncounterCancelled(result.patient_id, encounter.id, trigger, movement.movement_id))
+        return
+    if trigger == "Z99":
+        if movement is None:
+            raise refusal(hl7v2.ERR_SEGMENT_SEQUENCE, "ZBE", "Z99 requires the ZBE of the movement it corrects")
+        if movement.action != "UPDATE":
+            raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "Z99 carries ZBE-4 UPDATE")
+        _correct(session, encounter, movement, at, pv1)
+        return
+    if movement is not None:
+        assert at is not None
+        _record(session, encounter, movement, trigger, at, pv1)
+    if rule.status is not None:
+        encounter.status = rule.status
+    unit = movement.medical_unit if movement is not None else ""
+    if trigger in ("A01", "A04"):
+        encounter.admitted_at = at or (_ts(pv1.value(44), "PV1^1^44") if pv1 is not None else None)
+        ctx.publish(session, PatientAdmitted(result.patient_id, encounter.id, trigger, encounter.admitted_at, visit.value, unit))
+    elif trigger == "A03":
+        encounter.discharged_at = at or (_ts(pv1.value(45), "PV1^1^45") if pv1 is not None else None)
+        ctx.publish(session, PatientDischarged(result.patient_id, encounter.id, trigger, encounter.discharged_at, visit.value, unit))
+    session.flush()
+
+
+def _visit(message: er7.Er7Message, pv1: er7.Segment | None) -> tuple[Cx | None, Cx | None]:
+    """(visit, account): the stay is named by PV1-19, else by the account number PID-18."""
+    pid = message.first("PID")
+    assert pid is not None
+    visit = er7.parse_cx(pv1.repetitions(19)[0], pv1.delimiters) if pv1 is not None and pv1.raw(19) else None
+    account = er7.parse_cx(pid.repetitions(18)[0], pid.delimiters) if pid.raw(18) else None
+    if visit is None or not visit.value:
+        visit = account if account is not None and account.value else None
+    return visit, account
+
+
+def _stay(
+    session: Session, ctx: Context, message: er7.Er7Message, patient_id: int, visit: Cx, account: Cx | None,
+    pv1: er7.Segment | None, rule: Trigger, cancelling: bool,
+) -> Encounter:
+    """The stay `visit` names, created (unless the message cancels something in it) or
+    updated with the message's class, location, account and complements."""
     domain = visit.authority.key
     encounter = session.scalars(
         select(Encounter).where(Encounter.visit_domain == domain, Encounter.visit_number == visit.value)
     ).first()
-    cancelling = bool(rule.cancels) or (movement is not None and movement.action == "CANCEL")
     if encounter is None:
         if cancelling:
             raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "PV1^1^19", f"no stay {visit.value} to cancel a movement of")
         encounter = Encounter(
-            patient_id=result.patient_id, visit_domain=domain, visit_number=visit.value, status=rule.status or "admitted",
+            patient_id=patient_id, visit_domain=domain, visit_number=visit.value, status=rule.status or "admitted",
             updated_at=ctx.now,
         )
         session.add(encounter)
-    elif encounter.patient_id != result.patient_id:
+    elif encounter.patient_id != patient_id:
         raise refusal(hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER, "PV1^1^19", f"stay {visit.value} belongs to another patient")
     encounter.account_number = account.value if account is not None else encounter.account_number
     if pv1 is not None:
@@ -172,51 +212,40 @@ def encounter_message(session: Session, ctx: Context, message: er7.Er7Message, m
     encounter.details = json.dumps(details, ensure_ascii=False)
     encounter.updated_at = ctx.now
     session.flush()
+    return encounter
 
-    if movement is not None and (cancelling or movement.action == "CANCEL"):
-        row = session.scalars(
-            select(Movement).where(Movement.movement_domain == movement.domain, Movement.movement_id == movement.movement_id)
-        ).first()
-        if row is None or row.encounter_id != encounter.id or row.cancelled:
-            raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "ZBE^1^1", f"no current movement {movement.movement_id} to cancel")
-        row.cancelled = True
-        if rule.status is not None:
-            encounter.status = rule.status
-        if rule.cancels == "A03":
-            encounter.discharged_at = None
-        ctx.publish(session, EncounterCancelled(result.patient_id, encounter.id, trigger, movement.movement_id))
-        return
-    if trigger == "Z99":
-        if movement is None:
-            raise refusal(hl7v2.ERR_SEGMENT_SEQUENCE, "ZBE", "Z99 requires the ZBE of the movement it corrects")
-        if movement.action != "UPDATE":
-            raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "Z99 carries ZBE-4 UPDATE")
-        _correct(session, encounter, movement, at, pv1)
-        return
-    if movement is not None:
-        if movement.action == "UPDATE":
-            raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "UPDATE is sent only with Z99")
-        clash = session.scalars(
-            select(Movement).where(Movement.movement_domain == movement.domain, Movement.movement_id == movement.movement_id)
-        ).first()
-        if clash is not None:
-            raise refusal(hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER, "ZBE^1^1", f"movement {movement.movement_id} is already recorded")
-        assert at is not None
-        session.add(Movement(
-            encounter_id=encounter.id, movement_domain=movement.domain, movement_id=movement.movement_id, trigger=trigger,
-            started_at=at, historic=movement.historic, medical_unit=movement.medical_unit, care_unit=movement.care_unit,
-            nature=movement.nature, location=(pv1.raw(3)[:128] if pv1 is not None else ""), cancelled=False,
-        ))
+
+def _cancel(session: Session, encounter: Encounter, movement: MovementSegment, rule: Trigger) -> None:
+    """A cancellation (A11, A12, A13 ... or ZBE-4 CANCEL): the current movement ZBE-1
+    names is cancelled, and the stay takes back the status the trigger says."""
+    row = session.scalars(
+        select(Movement).where(Movement.movement_domain == movement.domain, Movement.movement_id == movement.movement_id)
+    ).first()
+    if row is None or row.encounter_id != encounter.id or row.cancelled:
+        raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "ZBE^1^1", f"no current movement {movement.movement_id} to cancel")
+    row.cancelled = True
     if rule.status is not None:
         encounter.status = rule.status
-    unit = movement.medical_unit if movement is not None else ""
-    if trigger in ("A01", "A04"):
-        encounter.admitted_at = at or (_ts(pv1.value(44), "PV1^1^44") if pv1 is not None else None)
-        ctx.publish(session, PatientAdmitted(result.patient_id, encounter.id, trigger, encounter.admitted_at, visit.value, unit))
-    elif trigger == "A03":
-        encounter.discharged_at = at or (_ts(pv1.value(45), "PV1^1^45") if pv1 is not None else None)
-        ctx.publish(session, PatientDischarged(result.patient_id, encounter.id, trigger, encounter.discharged_at, visit.value, unit))
-    session.flush()
+    if rule.cancels == "A03":
+        encounter.discharged_at = None
+
+
+def _record(
+    session: Session, encounter: Encounter, movement: MovementSegment, trigger: str, at: datetime, pv1: er7.Segment | None
+) -> None:
+    """A new movement of the stay (ZBE-4 INSERT); its id is recorded once."""
+    if movement.action == "UPDATE":
+        raise refusal(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "ZBE^1^4", "UPDATE is sent only with Z99")
+    clash = session.scalars(
+        select(Movement).where(Movement.movement_domain == movement.domain, Movement.movement_id == movement.movement_id)
+    ).first()
+    if clash is not None:
+        raise refusal(hl7v2.ERR_DUPLICATE_KEY_IDENTIFIER, "ZBE^1^1", f"movement {movement.movement_id} is already recorded")
+    session.add(Movement(
+        encounter_id=encounter.id, movement_domain=movement.domain, movement_id=movement.movement_id, trigger=trigger,
+        started_at=at, historic=movement.historic, medical_unit=movement.medical_unit, care_unit=movement.care_unit,
+        nature=movement.nature, location=(pv1.raw(3)[:128] if pv1 is not None else ""), cancelled=False,
+    ))
 
 
 def _correct(session: Session, encounter: Encounter, movement: MovementSegment, at: datetime | None, pv1: er7.Segment | None) -> None:
