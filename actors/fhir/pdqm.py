@@ -120,47 +120,7 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
             continue
         if modifier:
             raise SearchError(400, "not-supported", f"the modifier :{modifier} is not supported on {name}", raw_name)
-        if name == "birthdate":
-            match = _DATE.match(value)
-            if match is None:
-                raise SearchError(400, "not-supported",
-                                  "birthdate: a full date YYYY-MM-DD (prefix eq or none) is supported", name)
-            try:
-                date(*(int(part) for part in match.group(2, 3, 4)))
-            except ValueError:
-                raise SearchError(400, "invalid", f"birthdate {value} is not a date", name) from None
-            query.birth_date = "".join(match.group(2, 3, 4))
-        elif name == "gender":
-            if value not in GENDERS:
-                raise SearchError(400, "code-invalid", f"gender {value} is not male, female, other or unknown", name)
-            query.sex = GENDERS[value]
-        elif name == "identifier":
-            system, bar, ident = value.rpartition("|") if "|" in value else ("", "", value)
-            if bar and not ident:
-                if not system:
-                    raise SearchError(400, "invalid", "identifier '|' names neither a system nor a value", name)
-                domains.append(resources.authority_of(system))
-            else:
-                identifiers.append(Cx(ident, resources.authority_of(system) if system else Hd()))
-        elif name == "address-city":
-            query.city = value
-        elif name == "address-postalcode":
-            query.postal_code = value
-        elif name == "address-country":
-            query.country = value
-        elif name == "telecom":
-            system, bar, number = value.rpartition("|") if "|" in value else ("phone", "", value)
-            if system != "phone" or not number:
-                raise SearchError(400, "not-supported", "telecom: only phone numbers (phone|number) are searched", name)
-            search.phone = number.translate(_DIALLING)
-        elif name == "address":
-            search.address = normalise(value)
-        elif name == "mothersMaidenName":
-            query.mother_maiden_name = value
-        elif name == "_id":
-            if not _ID.match(value):
-                raise SearchError(400, "invalid", "_id is not a FHIR id", name)
-            search.resource_id = value
+        _token(search, name, value, identifiers, domains)
     query.identifiers = tuple(identifiers)
     query.domains = tuple(domains)
     if query.is_empty() and not search.resource_id:
@@ -169,6 +129,52 @@ def parse(pairs: list[tuple[str, str]]) -> Search:
                               "telecom and address need another search parameter (name, birthdate, identifier...)")
         raise SearchError(400, "required", "the search states no parameter to match")
     return search
+
+
+def _token(search: Search, name: str, value: str, identifiers: list[Cx], domains: list[Hd]) -> None:
+    """One search parameter other than the names and the control parameters, into
+    `search` (identifiers and their domains are collected in the lists given)."""
+    if name == "birthdate":
+        match = _DATE.match(value)
+        if match is None:
+            raise SearchError(400, "not-supported",
+                              "birthdate: a full date YYYY-MM-DD (prefix eq or none) is supported", name)
+        try:
+            date(*(int(part) for part in match.group(2, 3, 4)))
+        except ValueError:
+            raise SearchError(400, "invalid", f"birthdate {value} is not a date", name) from None
+        search.query.birth_date = "".join(match.group(2, 3, 4))
+    elif name == "gender":
+        if value not in GENDERS:
+            raise SearchError(400, "code-invalid", f"gender {value} is not male, female, other or unknown", name)
+        search.query.sex = GENDERS[value]
+    elif name == "identifier":
+        system, bar, ident = value.rpartition("|") if "|" in value else ("", "", value)
+        if bar and not ident:
+            if not system:
+                raise SearchError(400, "invalid", "identifier '|' names neither a system nor a value", name)
+            domains.append(resources.authority_of(system))
+        else:
+            identifiers.append(Cx(ident, resources.authority_of(system) if system else Hd()))
+    elif name == "address-city":
+        search.query.city = value
+    elif name == "address-postalcode":
+        search.query.postal_code = value
+    elif name == "address-country":
+        search.query.country = value
+    elif name == "telecom":
+        system, bar, number = value.rpartition("|") if "|" in value else ("phone", "", value)
+        if system != "phone" or not number:
+            raise SearchError(400, "not-supported", "telecom: only phone numbers (phone|number) are searched", name)
+        search.phone = number.translate(_DIALLING)
+    elif name == "address":
+        search.address = normalise(value)
+    elif name == "mothersMaidenName":
+        search.query.mother_maiden_name = value
+    elif name == "_id":
+        if not _ID.match(value):
+            raise SearchError(400, "invalid", "_id is not a FHIR id", name)
+        search.resource_id = value
 
 
 def check_breadth(search: Search, limits: core_query.Limits) -> None:

@@ -253,6 +253,16 @@ def parse_submission(request: etree._Element) -> Submission:
             RegistryError(c.XDSRegistryMetadataError, "SubmitObjectsRequest has no rim:RegistryObjectList")
         )
         return submission
+    packages, loose = _read_objects(object_list, submission)
+    _attach_classifications(packages, loose, submission)
+    for package in packages:
+        _read_package(package, submission)
+    return submission
+
+
+def _read_objects(object_list: etree._Element, submission: Submission) -> tuple[list[etree._Element], list[etree._Element]]:
+    """DocumentEntries, Associations and ObjectRefs into `submission`; the RegistryPackages
+    and the stand-alone Classifications are returned, to be read once classified."""
     packages: list[etree._Element] = []
     loose: list[etree._Element] = []
     for child in object_list:
@@ -289,6 +299,11 @@ def parse_submission(request: etree._Element) -> Submission:
             submission.errors.append(
                 RegistryError(c.XDSRegistryMetadataError, f"rim:{local} is not an XDS metadata object", child.get("id", ""))
             )
+    return packages, loose
+
+
+def _attach_classifications(packages: list[etree._Element], loose: list[etree._Element], submission: Submission) -> None:
+    """Move each stand-alone Classification into the RegistryPackage it classifies."""
     by_id = {p.get("id", ""): p for p in packages}
     for classification in loose:
         owner = by_id.get(classification.get("classifiedObject", ""))
@@ -303,27 +318,31 @@ def parse_submission(request: etree._Element) -> Submission:
                 )
             )
             continue
-        classification.getparent().remove(classification)
+        parent = classification.getparent()
+        if parent is not None:
+            parent.remove(classification)
         owner.append(classification)
-    for package in packages:
-        nodes = {x.get("classificationNode") for x in package.iterchildren(f"{RIM}Classification")}
-        if c.XDSSubmissionSet in nodes and c.XDSFolder not in nodes:
-            ss = SubmissionSet(id=package.get("id", ""), element=package)
-            _fill(ss)
-            submission.submission_sets.append(ss)
-        elif c.XDSFolder in nodes and c.XDSSubmissionSet not in nodes:
-            folder = Folder(id=package.get("id", ""), element=package)
-            _fill(folder)
-            submission.folders.append(folder)
-        else:
-            submission.errors.append(
-                RegistryError(
-                    c.XDSRegistryMetadataError,
-                    "RegistryPackage is classified neither as SubmissionSet nor as Folder",
-                    package.get("id", ""),
-                )
+
+
+def _read_package(package: etree._Element, submission: Submission) -> None:
+    """A RegistryPackage: the SubmissionSet or a Folder, as its classification says."""
+    nodes = {x.get("classificationNode") for x in package.iterchildren(f"{RIM}Classification")}
+    if c.XDSSubmissionSet in nodes and c.XDSFolder not in nodes:
+        ss = SubmissionSet(id=package.get("id", ""), element=package)
+        _fill(ss)
+        submission.submission_sets.append(ss)
+    elif c.XDSFolder in nodes and c.XDSSubmissionSet not in nodes:
+        folder = Folder(id=package.get("id", ""), element=package)
+        _fill(folder)
+        submission.folders.append(folder)
+    else:
+        submission.errors.append(
+            RegistryError(
+                c.XDSRegistryMetadataError,
+                "RegistryPackage is classified neither as SubmissionSet nor as Folder",
+                package.get("id", ""),
             )
-    return submission
+        )
 
 
 _REFERENCE_ATTRIBUTES = ("id", "lid", "classifiedObject", "registryObject", "sourceObject", "targetObject")
