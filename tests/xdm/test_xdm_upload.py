@@ -3,11 +3,12 @@ the medium sent as an MTOM part (as a browser-side upload proxy or LPS would).""
 from __future__ import annotations
 
 import base64
-import uuid
 from pathlib import Path
 
 import pytest
+import xdm_media
 from lxml import etree
+from xdm_media import AFFINITY, MEDIUM_PATIENT, PATIENT, REPOSITORY
 
 from actors.xds import constants as c
 from actors.xds.patients import add_known_patient
@@ -17,13 +18,13 @@ from hub.store import Store
 from vihf import wsse
 from vihf.issue import Signer, issue
 
-PATIENT = "179114410905287^^^&1.2.250.1.213.1.4.8&ISO"
 NS = "urn:tsnhub:coordination"
+HUB_CONFIG = f'[identity]\naffinity_domain = "{AFFINITY}"\n\n[xds]\nrepository_unique_id = "{REPOSITORY}"\n'
 
 
 @pytest.fixture
 def hub(start_hub) -> HubProcess:  # type: ignore[no-untyped-def]
-    process = start_hub("")
+    process = start_hub(HUB_CONFIG)
     store = Store(process.db_url)
     with store.transaction() as session:
         add_known_patient(session, PATIENT)
@@ -65,7 +66,58 @@ def _upload(hub: HubProcess, medium: bytes, patient: str | None, mtom_part: bool
     return root.find(f"{{{soap.SOAP12}}}Body")[0]
 
 
-def test_upload_registers_the_medium_and_a_second_upload_is_refused(hub: HubProcess, corpus: Path) -> None:
+def _codes(answer: etree._Element) -> set[tuple[str | None, str | None]]:
+    return {(e.get("errorCode"), e.get("location")) for e in answer.iter(f"{{{c.RS}}}RegistryError")}
+
+
+def _project_medium() -> bytes:
+    """Two submission sets of a clinic's patient (its local id, not the INS)."""
+    docs = xdm_media.three_documents()
+    return xdm_media.compose([
+        xdm_media.subset(MEDIUM_PATIENT, docs[:2], name="SUBSET01"),
+        xdm_media.subset(MEDIUM_PATIENT, docs[2:], name="SUBSET02"),
+    ])
+
+
+def _registered(hub: HubProcess) -> list[str]:
+    from sqlalchemy import select
+
+    from hub.store.models.xds import XdsDocumentEntry
+
+    store = Store(hub.db_url)
+    try:
+        with store.session() as session:
+            return list(session.scalars(select(XdsDocumentEntry.patient_id)))
+    finally:
+        store.close()
+
+
+def test_upload_registers_the_medium_and_a_second_upload_is_refused(hub: HubProcess) -> None:
+    medium = _project_medium()
+    unreconciled = _upload(hub, medium, None)
+    assert unreconciled.get("status") == c.RESPONSE_FAILURE
+    assert _codes(unreconciled) == {(c.XDSUnknownPatientId, f"SUBSET01/{MEDIUM_PATIENT}"), (c.XDSUnknownPatientId, f"SUBSET02/{MEDIUM_PATIENT}")}
+    first = _upload(hub, medium, PATIENT)
+    assert first.get("status") == c.RESPONSE_SUCCESS, etree.tostring(first)
+    assert _registered(hub) == [PATIENT] * 3
+    second = _upload(hub, medium, PATIENT, mtom_part=False)
+    assert second.get("status") == c.RESPONSE_FAILURE
+    assert c.XDSDuplicateUniqueIdInRegistry in {code for code, _ in _codes(second)}
+    assert _registered(hub) == [PATIENT] * 3
+
+
+def test_a_refused_submission_set_makes_a_partial_success(hub: HubProcess) -> None:
+    docs = [xdm_media.document(b"kept"), xdm_media.document(b"missing")]
+    lacking = xdm_media.subset(MEDIUM_PATIENT, docs[1:], name="SUBSET02")
+    lacking.files.clear()
+    medium = xdm_media.compose([xdm_media.subset(MEDIUM_PATIENT, docs[:1], name="SUBSET01"), lacking])
+    answer = _upload(hub, medium, PATIENT)
+    assert answer.get("status") == c.RESPONSE_PARTIAL_SUCCESS, etree.tostring(answer)
+    assert _codes(answer) == {(c.XDSMissingDocument, f"SUBSET02/{docs[1].symbolic_id}")}
+    assert _registered(hub) == [PATIENT]
+
+
+def test_corpus_medium_upload_registers_and_a_second_upload_is_refused(hub: HubProcess, corpus: Path) -> None:
     medium = (corpus / "xdm" / "nist-lynn-xdm.zip").read_bytes()
     first = _upload(hub, medium, PATIENT)
     assert first.get("status") == c.RESPONSE_SUCCESS, etree.tostring(first)
@@ -90,7 +142,8 @@ def test_an_attacking_medium_is_refused_in_the_registry_vocabulary(hub: HubProce
     assert error.get("location") == "medium"
 
 
-def test_upload_without_assertion_is_refused(hub: HubProcess, corpus: Path) -> None:
-    answer = _upload(hub, (corpus / "xdm" / "nist-lynn-xdm.zip").read_bytes(), PATIENT, signed=False)
+def test_upload_without_assertion_is_refused(hub: HubProcess) -> None:
+    answer = _upload(hub, _project_medium(), PATIENT, signed=False)
     assert etree.QName(answer).localname == "Fault"
     assert answer.findtext(f"{{{soap.SOAP12}}}Code/{{{soap.SOAP12}}}Value") == "soap:Sender"
+    assert _registered(hub) == []
