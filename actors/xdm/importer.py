@@ -186,6 +186,15 @@ def _add_classification(element: etree._Element, scheme: str, value: str) -> Non
         element.append(classification)
 
 
+def forget_repository(root: etree._Element) -> None:
+    """Drop the entries' repositoryUniqueId: on a medium it names the repository of the
+    source that exported it (optional there, ITI TF-3 Table 4.3.1-3); the importer keeps
+    the documents in its own repository, whose id the registration writes."""
+    for entry in root.iter(f"{RIM}ExtrinsicObject"):
+        for slot in entry.findall(f"{RIM}Slot[@name='repositoryUniqueId']"):
+            entry.remove(slot)
+
+
 def complete(root: etree._Element, settings: ImportSettings) -> None:
     """Fill what the medium lacks with the operator's values; repair the sourceId."""
     owners = {
@@ -241,6 +250,7 @@ def _import_subset(session: Session, subset: xdm_medium.Subset, settings: Import
             ]
         )
     reconcile_patient(root, patient, source_id if source_id != patient else None)
+    forget_repository(root)
     complete(root, settings)
     submission = parse_submission(root)
     documents: dict[str, bytes | memoryview] = {}

@@ -459,6 +459,24 @@ def test_importing_the_same_medium_twice_is_refused_as_duplicate(exported: tuple
     other.close()
 
 
+def test_a_medium_exported_by_another_repository_is_imported_into_this_one(
+    exported: tuple[bytes, list[DocumentSpec]], tmp_path: Path
+) -> None:
+    # The exporter writes the entries as registered, repositoryUniqueId included; on a
+    # medium that slot is the source's (optional, ITI TF-3 Table 4.3.1-3): the importing
+    # hub stores the documents in its own repository and says so.
+    data, docs = exported
+    elsewhere = "1.2.250.1.213.1.999.77"
+    other = _fresh(tmp_path, "other.sqlite", PATIENT)
+    result = import_medium(other, data, settings(patient=None, repository_unique_id=elsewhere))
+    assert result.imported, errors_of(result)
+    with other.session() as session:
+        entries = session.scalars(select(XdsDocumentEntry)).all()
+        assert {e.unique_id for e in entries} == {d.unique_id for d in docs}
+        assert {e.repository_unique_id for e in entries} == {elsewhere}
+    other.close()
+
+
 def test_export_of_a_patient_without_documents_says_so(known: Store) -> None:
     with known.session() as session, pytest.raises(NothingToExport):
         export_patient(session, PATIENT)
