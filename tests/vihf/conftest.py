@@ -1,5 +1,10 @@
-"""VIHF fixtures: signers from the development PKI (and from a foreign CA), composed
-templates brought up to date and signed at test time (composed/README.md, vihf/)."""
+"""VIHF fixtures: signers from the development PKI (and from a foreign CA), assertion
+templates brought up to date and signed at test time.
+
+The templates come from two sources (vihf_testing.SOURCES): the assertions the project
+composes in code (`conformance.vihf_samples`), always, and the shared composed templates
+of the third-party corpus (composed/vihf/*.xml), marked `corpus`. A test that uses
+`template`, `signed` or `facts` runs once per source."""
 from __future__ import annotations
 
 import copy
@@ -10,14 +15,14 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from conformance import vihf_samples
 from hub import pki as hub_pki
 from hub.store import Store
 from vihf.issue import Signer, sign
 from vihf.replay import ReplayCache
 from vihf.trust import TrustStore
 from vihf.verify import Settings, Verifier
-from vihf_testing import refresh
-
+from vihf_testing import FACTS, SOURCES, Facts, refresh
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +45,8 @@ def ca_signer(pki: Path) -> Signer:
 
 
 @pytest.fixture(scope="session")
-def vihf_templates(corpus: Path) -> dict[str, etree._Element]:
+def corpus_templates(corpus: Path) -> dict[str, etree._Element]:
+    """The shared composed templates of the corpus (composed/vihf/*.xml), by name."""
     folder = corpus / "composed" / "vihf"
     return {
         path.stem: etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
@@ -48,22 +54,47 @@ def vihf_templates(corpus: Path) -> dict[str, etree._Element]:
     }
 
 
+@pytest.fixture(params=SOURCES)
+def vihf_source(request: pytest.FixtureRequest) -> str:
+    """Where the templates come from: `project` (conformance.vihf_samples) or `corpus`."""
+    source: str = request.param
+    return source
+
+
+@pytest.fixture
+def facts(vihf_source: str) -> Facts:
+    """What the templates of the current source say about their people."""
+    return FACTS[vihf_source]
+
+
 Template = Callable[..., etree._Element]
 
 
 @pytest.fixture
-def template(vihf_templates: dict[str, etree._Element], signer: Signer) -> Template:
-    """An up-to-date UNSIGNED copy of a composed template."""
+def template(request: pytest.FixtureRequest, vihf_source: str, signer: Signer) -> Template:
+    """An up-to-date UNSIGNED template of the current source: issued now (or at `now`),
+    `Issuer` = `issuer` (default: the development signer's subject DN)."""
+    if vihf_source == "corpus":
+        templates: dict[str, etree._Element] = request.getfixturevalue("corpus_templates")
 
-    def make(name: str = "vihf-gp-cps-directe", issuer: str | None = None, now: datetime | None = None) -> etree._Element:
-        return refresh(copy.deepcopy(vihf_templates[name]), issuer or signer.issuer_dn, now)
+        def from_corpus(
+            name: str = "vihf-gp-cps-directe", issuer: str | None = None, now: datetime | None = None
+        ) -> etree._Element:
+            return refresh(copy.deepcopy(templates[name]), issuer or signer.issuer_dn, now)
 
-    return make
+        return from_corpus
+
+    def from_project(
+        name: str = "vihf-gp-cps-directe", issuer: str | None = None, now: datetime | None = None
+    ) -> etree._Element:
+        return vihf_samples.compose(name, issuer=issuer or signer.issuer_dn, now=now)
+
+    return from_project
 
 
 @pytest.fixture
 def signed(template: Template, signer: Signer) -> Template:
-    """An up-to-date composed template signed by `by` (default: the development signer);
+    """An up-to-date template of the current source signed by `by` (default: the development signer);
     `edit(assertion)` runs before signing."""
 
     def make(

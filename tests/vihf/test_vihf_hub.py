@@ -1,6 +1,7 @@
 """VIHF against a running hub (`tsnhub serve`), over HTTPS, through the WhoAmI service:
 issue 3 "Done when" 1 (round trip) and 2 (each refusal answered with its fault and an
-audit record)."""
+audit record). Tests over a template run on the project's samples and, with the corpus,
+on the shared composed templates (conftest.py)."""
 from __future__ import annotations
 
 import copy
@@ -19,11 +20,10 @@ from hub import soap, xmlsafe
 from hub.store.models.audit import AuditRecord
 from vihf import faults, names, wsse
 from vihf.soap import NS, WHOAMI_ACTION, WHOAMI_PATH, WHOAMI_TRANSACTION, WHOAMI_WSDL
-from vihf_testing import S, attribute
+from vihf_testing import OTHER_NAME_ID, OTHER_STRUCTURE, S, attribute
 
 DS = f"{{{names.DS}}}"
 WSSE_TAG = f"{{{names.WSSE}}}"
-OTHER_PATIENT = "179114410905287^^^&1.2.250.1.213.1.4.10&ISO"
 
 
 @pytest.fixture(scope="module")
@@ -145,16 +145,16 @@ def test_round_trip_assertion_from_tsnhub_vihf_issue(start_hub, pki: Path, tsnhu
     assert records[0].patient == "287043523811712^^^&1.2.250.1.213.1.4.10&ISO"
 
 
-def test_zeep_style_plugin_adds_the_header_the_hub_accepts(hub: HubProcess, signed) -> None:
+def test_zeep_style_plugin_adds_the_header_the_hub_accepts(hub: HubProcess, signed, facts) -> None:
     plugin = wsse.VihfSecurity(lambda: signed("vihf-hospital-indirecte-nurse"))
     root = xmlsafe.parse(wsse.envelope(WHOAMI_ACTION, whoami_body(), None))
     root, _ = plugin.apply(root, {})
     response = post(hub, etree.tostring(root))
     assert response.status_code == 200, response.text
-    assert b"899900042344" in response.content
+    assert facts.nurse_name_id.encode() in response.content
 
 
-def test_zeep_client_with_the_vihf_plugin_reaches_whoami(hub: HubProcess, signed) -> None:
+def test_zeep_client_with_the_vihf_plugin_reaches_whoami(hub: HubProcess, signed, facts) -> None:
     """A zeep client built from the WhoAmI WSDL, with WS-Addressing and `VihfSecurity` as
     its `wsse=` plugin: one fresh assertion per call, so two calls are both accepted."""
     from zeep import Client, Settings
@@ -174,12 +174,12 @@ def test_zeep_client_with_the_vihf_plugin_reaches_whoami(hub: HubProcess, signed
             response = service.WhoAmI()
         assert response.status_code == 200, response.text
         subject = xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject")
-        assert (subject.get("id"), subject.text) == ("899900032345", "PASSERELLE-SIL-TEST, Moteur d'intégration 4, Laboratoire")
+        assert (subject.get("id"), subject.text) == (facts.automate_name_id, facts.automate_subject_name)
 
 
-def test_break_the_glass_is_accepted_and_recorded(hub: HubProcess, signed) -> None:
+def test_break_the_glass_is_accepted_and_recorded(hub: HubProcess, signed, facts) -> None:
     before = last_audit_id(hub)
-    response = call(hub, signed("vihf-break-the-glass"), patient="292082A00421309^^^&1.2.250.1.213.1.4.10&ISO")
+    response = call(hub, signed("vihf-break-the-glass"), patient=facts.cx(facts.btg_patient))
     assert response.status_code == 200, response.text
     access = xmlsafe.parse(response.content).find(f".//{{{NS}}}Access")
     assert access.get("breakTheGlass") == "true"
@@ -201,10 +201,10 @@ def test_refused_unsigned_assertion(hub: HubProcess, template) -> None:
 
 def test_refused_value_altered_after_signing(hub: HubProcess, signed) -> None:
     assertion = signed()
-    attribute(assertion, names.IDENTIFIANT_STRUCTURE).find(f"{S}AttributeValue").text = "1990000010"
+    attribute(assertion, names.IDENTIFIANT_STRUCTURE).find(f"{S}AttributeValue").text = OTHER_STRUCTURE
     before = last_audit_id(hub)
     reason = assert_refused(hub, call(hub, assertion), faults.FAILED_AUTHENTICATION, before)
-    assert "1990000010" not in reason
+    assert OTHER_STRUCTURE not in reason
 
 
 def test_refused_signature_by_a_certificate_outside_the_trust_store(hub: HubProcess, signed, foreign_signer) -> None:
@@ -260,7 +260,7 @@ def test_refused_wrapping_moved_signed_element(hub: HubProcess, signed) -> None:
     moved into the Body."""
     genuine = signed()
     forged = copy.deepcopy(genuine)
-    forged.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    forged.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     body = whoami_body()
     body.append(copy.deepcopy(genuine))
     before = last_audit_id(hub)
@@ -272,7 +272,7 @@ def test_refused_wrapping_signature_referencing_another_id(hub: HubProcess, sign
     genuine = signed()
     forged = copy.deepcopy(genuine)
     forged.set("ID", "_forged-0001")
-    forged.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    forged.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     holder = etree.Element(f"{WSSE_TAG}SecurityTokenReference")
     holder.append(copy.deepcopy(genuine))
     security = etree.Element(f"{WSSE_TAG}Security", nsmap={"wsse": names.WSSE})
@@ -282,32 +282,33 @@ def test_refused_wrapping_signature_referencing_another_id(hub: HubProcess, sign
     assert_refused(hub, call_with_security(hub, security), faults.INVALID_SECURITY_TOKEN, before)
 
 
-def test_wrapping_comment_inside_a_value_reads_the_whole_signed_value(hub: HubProcess, signed) -> None:
+def test_wrapping_comment_inside_a_value_reads_the_whole_signed_value(hub: HubProcess, signed, facts) -> None:
     assertion = signed()
     name_id = assertion.find(f"{S}Subject/{S}NameID")
-    name_id.text = "8999000"
+    name_id.text = facts.gp_name_id[:7]
     comment = etree.Comment("x")
-    comment.tail = "12347"
+    comment.tail = facts.gp_name_id[7:]
     name_id.append(comment)
     response = call(hub, assertion)
     assert response.status_code == 200, response.text
     subject = xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject")
-    assert subject.get("id") == "899900012347"
+    assert subject.get("id") == facts.gp_name_id
 
 
-def test_refused_patient_other_than_the_assertion_patient(hub: HubProcess, signed) -> None:
+def test_refused_patient_other_than_the_assertion_patient(hub: HubProcess, signed, facts) -> None:
     before = last_audit_id(hub)
-    reason = assert_refused(hub, call(hub, signed(), patient=OTHER_PATIENT), faults.FAILED_AUTHENTICATION, before)
-    assert "another patient" in reason
+    other = facts.cx(facts.other_patient)
+    reason = assert_refused(hub, call(hub, signed(), patient=other), faults.FAILED_AUTHENTICATION, before)
+    assert "another patient" in reason and facts.other_patient not in reason
     (record,) = audits_after(hub, before)
-    assert record.who == "RPPS 899900012347 (structure 49990001234701)"
+    assert record.who == facts.gp_audit_who
 
 
-def test_whoami_verifies_even_where_vihf_is_not_required(open_hub: HubProcess, template, signed) -> None:
+def test_whoami_verifies_even_where_vihf_is_not_required(open_hub: HubProcess, template, signed, facts) -> None:
     """WhoAmI exists to check assertions: on a hub with `require_vihf = false` it still
     verifies the assertion it is given."""
     before = last_audit_id(open_hub)
     assert_refused(open_hub, call(open_hub, template()), faults.FAILED_AUTHENTICATION, before)
     response = call(open_hub, signed("vihf-hospital-indirecte-nurse"))
     assert response.status_code == 200, response.text
-    assert xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject").get("id") == "899900042344"
+    assert xmlsafe.parse(response.content).find(f".//{{{NS}}}Subject").get("id") == facts.nurse_name_id

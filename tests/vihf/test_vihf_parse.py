@@ -1,4 +1,5 @@
-"""vihf.parse on real published assertions (corpus/saml) and on the composed templates."""
+"""vihf.parse on real published assertions (corpus/saml, interoperability layer) and on the
+templates (the project's samples and, with the corpus, the shared composed templates)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,29 +75,27 @@ def test_swiss_xua_assertion_reads_its_common_xspa_attributes(corpus: Path) -> N
     assert principal.patient is not None and principal.patient.assigning_authority == "2.16.756.5.30.1.127.3.10.3"
 
 
-def test_composed_break_the_glass_template(vihf_templates) -> None:
-    principal = parse_assertion(vihf_templates["vihf-break-the-glass"])
+def test_composed_break_the_glass_template(template, facts) -> None:
+    principal = parse_assertion(template("vihf-break-the-glass"))
     assert principal.purpose == names.BRIS_DE_GLACE and principal.break_the_glass
-    assert principal.patient is not None and principal.patient.id == "292082A00421309"
+    assert principal.patient is not None and principal.patient.id == facts.btg_patient
+    assert principal.patient.assigning_authority == names.INS_NIR_TEST
+    assert not principal.signed
 
 
-def test_assertion_without_name_id_is_a_format_error(vihf_templates) -> None:
-    import copy
-
-    assertion = copy.deepcopy(vihf_templates["vihf-automate"])
+def test_assertion_without_name_id_is_a_format_error(template) -> None:
+    assertion = template("vihf-automate")
     subject = assertion.find(f"{{{names.SAML}}}Subject")
     subject.remove(subject[0])
     with pytest.raises(AssertionFormatError, match="NameID"):
         parse_assertion(assertion)
 
 
-def test_malformed_resource_id_is_a_format_error(vihf_templates) -> None:
-    import copy
-
-    assertion = copy.deepcopy(vihf_templates["vihf-automate"])
+def test_malformed_resource_id_is_a_format_error(template, facts) -> None:
+    assertion = template("vihf-automate")
     for element in assertion.iter(f"{{{names.SAML}}}Attribute"):
         if element.get("Name") == names.RESOURCE_ID:
-            element[0].text = "287043523811712"
+            element[0].text = facts.gp_patient
     with pytest.raises(AssertionFormatError, match="CX"):
         parse_assertion(assertion)
 

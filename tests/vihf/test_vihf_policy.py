@@ -1,4 +1,5 @@
-"""vihf.policy: what the assertion alone decides."""
+"""vihf.policy: what the assertion alone decides (on the project's samples and, with the
+corpus, on the shared composed templates)."""
 from __future__ import annotations
 
 from hub.soap import WSSE
@@ -7,42 +8,42 @@ from vihf.policy import AccessPolicy
 from vihf.principal import PatientId
 from vihf_testing import request_header
 
-OWN = "287043523811712^^^&1.2.250.1.213.1.4.10&ISO"
-OTHER = "179114410905287^^^&1.2.250.1.213.1.4.10&ISO"
 
-
-def test_patient_scoped_assertion_reads_its_patient(verifier, signed) -> None:
+def test_patient_scoped_assertion_reads_its_patient(verifier, signed, facts) -> None:
     principal = verifier.verify_header(request_header(signed("vihf-gp-cps-directe")))
-    decision = AccessPolicy().may_read_documents(principal, OWN)
+    decision = AccessPolicy().may_read_documents(principal, facts.cx(facts.gp_patient))
     assert decision.allowed and not decision.break_the_glass
 
 
-def test_patient_scoped_assertion_cannot_query_another_patient(verifier, signed) -> None:
+def test_patient_scoped_assertion_cannot_query_another_patient(verifier, signed, facts) -> None:
     principal = verifier.verify_header(request_header(signed("vihf-gp-cps-directe")))
     policy = AccessPolicy()
+    other = facts.cx(facts.other_patient)
     for decision in (
-        policy.may_read_documents(principal, OTHER),
-        policy.may_submit_documents(principal, OTHER),
-        policy.may_query_patient(principal, PatientId.parse(OTHER)),
+        policy.may_read_documents(principal, other),
+        policy.may_submit_documents(principal, other),
+        policy.may_query_patient(principal, PatientId.parse(other)),
     ):
         assert not decision.allowed
-        assert "another patient" in decision.reason and "179114410905287" not in decision.reason
+        assert "another patient" in decision.reason and facts.other_patient not in decision.reason
         fault = decision.fault()
         assert fault.code == "Sender" and fault.subcodes == ((WSSE, faults.FAILED_AUTHENTICATION),)
 
 
-def test_same_ins_under_another_authority_is_another_patient(verifier, signed) -> None:
+def test_same_ins_under_another_authority_is_another_patient(verifier, signed, facts) -> None:
     principal = verifier.verify_header(request_header(signed("vihf-gp-cps-directe")))
-    assert not AccessPolicy().may_query_patient(principal, "287043523811712^^^&1.2.250.1.213.1.4.8&ISO")
+    policy = AccessPolicy()
+    assert policy.may_query_patient(principal, facts.cx(facts.gp_patient)).allowed
+    assert not policy.may_query_patient(principal, facts.cx(facts.gp_patient, "1.2.250.1.213.1.4.8"))
 
 
-def test_break_the_glass_is_allowed_and_flagged(verifier, signed) -> None:
+def test_break_the_glass_is_allowed_and_flagged(verifier, signed, facts) -> None:
     principal = verifier.verify_header(request_header(signed("vihf-break-the-glass")))
-    decision = AccessPolicy().may_read_documents(principal, "292082A00421309^^^&1.2.250.1.213.1.4.10&ISO^NH")
+    decision = AccessPolicy().may_read_documents(principal, facts.cx(facts.btg_patient) + "^NH")
     assert decision.allowed and decision.break_the_glass
 
 
-def test_assertion_without_patient_is_not_restricted_by_it(verifier, signed) -> None:
+def test_assertion_without_patient_is_not_restricted_by_it(verifier, signed, facts) -> None:
     from vihf import names
     from vihf_testing import attribute
 
@@ -52,7 +53,7 @@ def test_assertion_without_patient_is_not_restricted_by_it(verifier, signed) -> 
 
     principal = verifier.verify_header(request_header(signed(edit=no_patient)))
     assert principal.patient is None
-    assert AccessPolicy().may_query_patient(principal, OTHER).allowed
+    assert AccessPolicy().may_query_patient(principal, facts.cx(facts.other_patient)).allowed
 
 
 def test_unreadable_patient_id_is_refused(verifier, signed) -> None:

@@ -1,4 +1,6 @@
-"""vihf.verify: one test per rule of spec §6, asserting the WS-Security fault subcode."""
+"""vihf.verify: one test per rule of spec §6, asserting the WS-Security fault subcode.
+Every test over a template runs on the project's samples and, with the corpus, on the
+shared composed templates (conftest.py)."""
 from __future__ import annotations
 
 import copy
@@ -11,7 +13,7 @@ from vihf import faults, names
 from vihf.faults import VihfFault
 from vihf.issue import sign
 from vihf.verify import Settings, Verifier
-from vihf_testing import S, TEMPLATES, attribute, request_header
+from vihf_testing import INVALID, OTHER_ISSUER, OTHER_NAME_ID, OTHER_STRUCTURE, S, TEMPLATES, attribute, request_header
 
 DS = f"{{{names.DS}}}"
 WSSE = f"{{{names.WSSE}}}"
@@ -42,26 +44,26 @@ def test_each_valid_composed_template_is_accepted(verifier, signed, name) -> Non
     assert principal.structure_name == "tsnhub development structure"
 
 
-def test_principal_fields_of_the_gp_template(verifier, signed) -> None:
+def test_principal_fields_of_the_gp_template(verifier, signed, facts) -> None:
     assertion = signed("vihf-gp-cps-directe")
     principal = verifier.verify_header(request_header(assertion))
     assert principal.assertion_id == assertion.get("ID")
-    assert (principal.subject_id, principal.subject_id_type) == ("899900012347", "RPPS")
-    assert principal.subject_name == "MASSERAN, Aurélien, Médecine générale"
+    assert (principal.subject_id, principal.subject_id_type) == (facts.gp_name_id, "RPPS")
+    assert principal.subject_name == facts.gp_subject_name
     assert [(r.code, r.code_system) for r in principal.roles] == [
         ("10", names.TRE_G15_PROFESSION_SANTE),
         ("SM26", names.TRE_R01_ENSEMBLE_SAVOIR_FAIRE),
     ]
-    assert str(principal.sector) == "SA07^1.2.250.1.71.4.2.4"
-    assert principal.structure_id == "49990001234701"
+    assert str(principal.sector) == facts.gp_sector == "SA07^1.2.250.1.71.4.2.4"
+    assert principal.structure_id == facts.gp_structure
     assert principal.authentication_mode == names.DIRECTE
     assert principal.authn_context == names.AC_SMARTCARD_PKI
     assert principal.purpose == names.NORMAL and not principal.break_the_glass
     assert principal.patient is not None
-    assert (principal.patient.id, principal.patient.assigning_authority) == ("287043523811712", names.INS_NIR_TEST)
-    assert principal.software.name == "LGC-TEST-MEDECINE-GENERALE"
-    assert principal.software.registration_id == "TEST-HOMOLOG-0001"
-    assert principal.audit_who == "RPPS 899900012347 (structure 49990001234701)"
+    assert (principal.patient.id, principal.patient.assigning_authority) == (facts.gp_patient, names.INS_NIR_TEST)
+    assert principal.software.name == facts.gp_software
+    assert principal.software.registration_id == facts.gp_registration
+    assert principal.audit_who == facts.gp_audit_who
 
 
 def test_break_the_glass_is_accepted_and_shows_in_audit_who(verifier, signed) -> None:
@@ -100,10 +102,10 @@ def test_unsigned_assertion_fails_authentication(verifier, template) -> None:
 
 def test_value_altered_after_signing_fails_authentication(verifier, signed) -> None:
     assertion = signed()
-    assertion.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    assertion.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     fault = refused(verifier, request_header(assertion))
     assert fault.subcode == faults.FAILED_AUTHENTICATION
-    assert "899900022346" not in fault.reason
+    assert OTHER_NAME_ID not in fault.reason
 
 
 def test_signature_by_a_certificate_outside_the_trust_store_fails(verifier, signed, foreign_signer) -> None:
@@ -124,7 +126,7 @@ def test_a_ca_certificate_may_not_sign_assertions(verifier, signed, ca_signer) -
 
 def test_issuer_other_than_the_certificate_subject_fails(verifier, signed) -> None:
     def other_issuer(assertion: etree._Element) -> None:
-        assertion.find(f"{S}Issuer").text = "CN=CH VAL-FLEURI CACHET DPI,OU=1990000010,O=CENTRE HOSPITALIER,C=FR"
+        assertion.find(f"{S}Issuer").text = OTHER_ISSUER
 
     fault = refused(verifier, request_header(signed(edit=other_issuer)))
     assert fault.subcode == faults.FAILED_AUTHENTICATION
@@ -162,7 +164,7 @@ def test_wrapping_signed_assertion_moved_next_to_a_forgery_with_its_id(verifier,
     and the genuine signature stands in wsse:Security."""
     genuine = signed()
     forged = copy.deepcopy(genuine)
-    forged.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    forged.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     header = request_header(forged)
     body = header.getparent().find("{http://www.w3.org/2003/05/soap-envelope}Body")
     body[0].append(copy.deepcopy(genuine))
@@ -177,7 +179,7 @@ def test_wrapping_signature_referencing_another_id_is_refused(verifier, signed) 
     genuine = signed()
     forged = copy.deepcopy(genuine)
     forged.set("ID", "_forged")
-    forged.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    forged.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     holder = etree.Element(f"{WSSE}SecurityTokenReference")
     holder.append(copy.deepcopy(genuine))
     fault = refused(verifier, request_header(None, security=security(forged, holder)))
@@ -189,7 +191,7 @@ def test_wrapping_genuine_assertion_nested_in_a_forgery_is_refused(verifier, sig
     genuine = signed()
     forged = copy.deepcopy(genuine)
     forged.set("ID", "_forged")
-    forged.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    forged.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     forged.remove(forged.find(f"{DS}Signature"))
     advice = etree.SubElement(forged, f"{S}Advice")
     advice.append(copy.deepcopy(genuine))
@@ -207,27 +209,27 @@ def test_wrapping_signature_moved_out_of_the_assertion_is_refused(verifier, sign
     assert "not signed" in fault.reason
 
 
-def test_comment_inside_a_signed_value_cannot_shorten_it(verifier, signed) -> None:
+def test_comment_inside_a_signed_value_cannot_shorten_it(verifier, signed, facts) -> None:
     """Exclusive c14n drops comments, so `8999000<!---->12347` keeps a valid signature;
     the value read must still be the whole signed value, never the text before the comment."""
     assertion = signed()
     name_id = assertion.find(f"{S}Subject/{S}NameID")
-    name_id.text = "8999000"
+    name_id.text = facts.gp_name_id[:7]
     comment = etree.Comment("x")
-    comment.tail = "12347"
+    comment.tail = facts.gp_name_id[7:]
     name_id.append(comment)
     principal = verifier.verify_header(request_header(assertion))
-    assert principal.subject_id == "899900012347"
+    assert principal.subject_id == facts.gp_name_id
 
 
-def test_comment_inside_a_signed_attribute_value_cannot_split_it(verifier, signed) -> None:
+def test_comment_inside_a_signed_attribute_value_cannot_split_it(verifier, signed, facts) -> None:
     assertion = signed()
     value = attribute(assertion, names.IDENTIFIANT_STRUCTURE).find(f"{S}AttributeValue")
-    value.text = "4999"
+    value.text = facts.gp_structure[:4]
     comment = etree.Comment("")
-    comment.tail = "0001234701"
+    comment.tail = facts.gp_structure[4:]
     value.append(comment)
-    assert verifier.verify_header(request_header(assertion)).structure_id == "49990001234701"
+    assert verifier.verify_header(request_header(assertion)).structure_id == facts.gp_structure
 
 
 # -- validity window -----------------------------------------------------------------------
@@ -277,11 +279,11 @@ def test_without_conditions_the_maximum_age_applies(verifier, signed) -> None:
 
 # -- content -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["invalid-missing-vihf-version", "invalid-missing-subject-id"])
+@pytest.mark.parametrize("name", sorted(INVALID))
 def test_composed_invalid_templates_are_invalid_tokens(verifier, signed, name) -> None:
     fault = refused(verifier, request_header(signed(name)))
     assert fault.subcode == faults.INVALID_SECURITY_TOKEN
-    assert "mandatory attribute" in fault.reason
+    assert f"mandatory attribute {INVALID[name]} is missing" in fault.reason
 
 
 @pytest.mark.parametrize("name", [n for n in names.MANDATORY_ATTRIBUTES])
@@ -357,10 +359,10 @@ def test_unknown_purpose_of_use_is_refused_and_case_is_ignored(verifier, signed)
     assert fault.subcode == faults.INVALID_SECURITY_TOKEN
 
 
-def test_patient_under_a_non_ins_authority_is_refused(verifier, signed) -> None:
+def test_patient_under_a_non_ins_authority_is_refused(verifier, signed, facts) -> None:
     def wrong_oid(assertion: etree._Element) -> None:
         value = attribute(assertion, names.RESOURCE_ID).find(f"{S}AttributeValue")
-        value.text = "287043523811712^^^&1.2.250.1.213.1.4.5&ISO^NH"
+        value.text = facts.cx(facts.gp_patient, "1.2.250.1.213.1.4.5") + "^NH"
 
     assert refused(verifier, request_header(signed(edit=wrong_oid))).subcode == faults.INVALID_SECURITY_TOKEN
 
@@ -375,7 +377,7 @@ def test_unknown_authentication_mode_is_refused(verifier, signed) -> None:
 def test_a_single_valued_attribute_given_twice_is_refused(verifier, signed) -> None:
     def twice(assertion: etree._Element) -> None:
         element = attribute(assertion, names.IDENTIFIANT_STRUCTURE)
-        etree.SubElement(element, f"{S}AttributeValue").text = "1990000010"
+        etree.SubElement(element, f"{S}AttributeValue").text = OTHER_STRUCTURE
 
     assert refused(verifier, request_header(signed(edit=twice))).subcode == faults.INVALID_SECURITY_TOKEN
 
@@ -404,7 +406,7 @@ def test_replay_is_detected_by_another_process_on_the_same_store(pki, store, sig
 def test_a_refused_assertion_does_not_consume_its_id(verifier, signed) -> None:
     assertion = signed()
     tampered = copy.deepcopy(assertion)
-    tampered.find(f"{S}Subject/{S}NameID").text = "899900022346"
+    tampered.find(f"{S}Subject/{S}NameID").text = OTHER_NAME_ID
     refused(verifier, request_header(tampered))
     assert verifier.verify_header(request_header(assertion)).signed
 
