@@ -33,7 +33,15 @@ T = TypeVar("T")
 
 # Each module exposes `install(hub)`, which registers its endpoints, operations and MLLP
 # handlers. Order does not matter.
-INSTALLERS: tuple[str, ...] = ("vihf.soap", "actors.identity", "cda.service", "actors.xds", "actors.pixpdqv3", "actors.xdm.service", "actors.fhir")
+INSTALLERS: tuple[str, ...] = (
+    "vihf.soap",
+    "actors.identity.binding",
+    "cda.service",
+    "actors.xds.binding",
+    "actors.pixpdqv3.binding",
+    "actors.xdm.binding",
+    "actors.fhir.binding",
+)
 
 # The SOAP endpoints of the contract (INTERFACES.md) exist from the start; the actors add
 # their operations. An Action nobody registered is answered wsa:ActionNotSupported.

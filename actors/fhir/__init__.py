@@ -7,19 +7,5 @@
 
 JSON by default, FHIR XML with `_format` or `Accept`; refusals as OperationOutcome with
 the HTTP status the profiles require. Both use the identity core's query functions, like
-PDQ/PIX over HL7 v2 and v3.
+PDQ/PIX over HL7 v2 and v3. `binding` mounts them on the host.
 """
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from actors.fhir.web import PatientResource
-
-if TYPE_CHECKING:
-    from hub.app import Hub
-
-
-def install(hub: Hub) -> None:
-    """Mount `/fhir/Patient`."""
-    hub.mount("fhir/Patient", PatientResource(hub))
-    hub.metrics.declare(transactions=("ITI-78", "ITI-83"))

@@ -8,7 +8,6 @@ send them), then sent over MLLP from the thread pool; a consumer that does not a
 """
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -16,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import hl7v2, mllp
+from hub import hl7v2
 from hub.store import Store
 from hub.store.models.identity import PixNotification
 
@@ -59,19 +58,11 @@ def enqueue(session: Session, consumers: Sequence[str], persons: set[int], force
     return written
 
 
-def exchange(
-    consumer: str, message: bytes, timeout: float = TIMEOUT_SECONDS, context: Callable[[], ssl.SSLContext] | None = None
-) -> bytes:
-    """Send one framed message to `host:port` (or `mllps://host:port`, over TLS with the
-    context `context` makes) and read the framed acknowledgement, all within `timeout`."""
-    return mllp.exchange(consumer, message, timeout, context)
-
-
 class Notifier:
-    """Sends pending notifications; one sender at a time per process."""
+    """Sends pending notifications; one sender at a time per process. `send(peer,
+    framed message)` is the host's outbound MLLP client, given by the binding."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime],
-                 send: Callable[[str, bytes], bytes] = exchange) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime], send: Callable[[str, bytes], bytes]) -> None:
         self.store = store
         self.clock = clock
         self.send = send

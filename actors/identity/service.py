@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -14,12 +14,10 @@ from sqlalchemy.orm import Session
 from hub import hl7v2
 from hub.store import Store
 
-from actors.identity import core, notify, query
+from actors.identity import core, notify, query, upstream
 from actors.identity.core import Context, IdentityError, Policy
 from actors.identity.v2 import Refusal, from_identity_error, refusal_ack
 
-if TYPE_CHECKING:
-    from actors.identity.upstream import UpstreamPdq
 
 
 T = TypeVar("T")
@@ -38,7 +36,7 @@ class IdentityService:
     on_commit: list[Callable[[Context], None]] = field(default_factory=list)
     pix_consumers: tuple[str, ...] = ()
     # Regional identity servers the PDQ Supplier consults (actors.identity.upstream).
-    upstream_pdq: UpstreamPdq | None = None
+    upstream_pdq: upstream.UpstreamPdq | None = None
     # Breadth caps of ITI-21 ([identity] pdq_min_name_chars, pdq_max_results).
     pdq_limits: query.Limits = field(default_factory=query.Limits)
 
@@ -87,8 +85,6 @@ class IdentityService:
 def policy_from_config(identity_config: Any) -> Policy:
     """[identity] of hub.toml -> Policy. The domains of the upstream PDQ suppliers are
     accepted: the hub keeps the identifiers they give."""
-    from actors.identity import upstream
-
     return Policy(
         affinity_domain=identity_config.affinity_domain,
         accepted_domains=tuple(identity_config.accepted_domains) + upstream.accepted_domains(identity_config),

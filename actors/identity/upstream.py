@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import requests
 from lxml import etree
@@ -63,10 +63,16 @@ from actors.identity.v2 import Refusal, incoming_from_pid, parse
 from actors.pixpdqv3 import hl7v3
 from vihf import issue, wsse
 
-if TYPE_CHECKING:
-    from actors.identity.service import IdentityService
-
 log = logging.getLogger(__name__)
+
+
+class IdentityService(Protocol):
+    """What cross-referencing needs of the identity service (`actors.identity.service`):
+    the hub's v2 identity, and the one way an identity message is written."""
+
+    identity: hl7v2.Identity
+
+    def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str: ...
 
 PROTOCOLS = ("mllp", "soap")
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024

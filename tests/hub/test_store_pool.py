@@ -58,7 +58,7 @@ def test_store_bound_work_runs_on_at_most_store_threads_threads(tmp_path: Path) 
 
 def test_the_xds_endpoints_are_store_bound_and_dispatched_to_the_store_pool(tmp_path: Path) -> None:
     hub = _hub(tmp_path, store_threads=2)
-    hub.install(("actors.xds",))
+    hub.install(("actors.xds.binding",))
     assert hub.soap_endpoints["/xds/registry"].store_bound and hub.soap_endpoints["/xds/repository"].store_bound
     assert not hub.soap_endpoints["/pix"].store_bound
     used: list[str] = []
