@@ -4,6 +4,7 @@ from __future__ import annotations
 from lxml import etree
 
 from cda.report import Report
+from conformance import cda_samples
 
 NS = {"cda": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 
@@ -23,3 +24,16 @@ def find(root: etree._Element, path: str) -> etree._Element:
 def remove(root: etree._Element, path: str) -> None:
     for element in root.xpath(path, namespaces=NS):
         element.getparent().remove(element)
+
+
+def document_bytes(name: str) -> bytes:
+    """A positive sample or a negative variant of `conformance.cda_samples`, by name."""
+    return cda_samples.sample(name) if name in cda_samples.SAMPLES else cda_samples.variant(name)
+
+
+def line_of(data: bytes, path: str) -> int:
+    """The line of the first element `path` (XPath from ClinicalDocument, prefix cda)
+    selects in the serialised document `data`."""
+    line = find(etree.fromstring(data), path).sourceline
+    assert line is not None
+    return int(line)

@@ -1,5 +1,7 @@
-"""One test per rule: a corpus document with one requirement broken fails with that rule
-(and only the rule sets concerned), and the data-type helpers they use."""
+"""One test per rule: a project-made document (`conformance.cda_samples`) with one
+requirement broken fails with that rule (and only the rule sets concerned), and the
+data-type helpers they use. Whether the CDA R2 schema accepts what only CI-SIS forbids is
+checked in the interoperability layer (the HL7 schemas come from the corpus)."""
 from __future__ import annotations
 
 import base64
@@ -10,15 +12,15 @@ from lxml import etree
 
 from cda import datatypes
 from cda.engine import Validator
-from cda.report import Severity
+from cda.report import Severity, StepStatus
 from cda_testing import NS, find, remove, rules_of
 
 Mutate = Callable[[str, Callable[[etree._Element], None]], bytes]
 
-CISIS = "cisis-structuration-minimale.xml"
-CRBIO = "cr-bio-two-report-items.xml"
-VAC = "vac-two-immunizations.xml"
-XDSSD = "xds-sd-pdf.xml"
+CISIS = "cisis-structuration-minimale"
+CRBIO = "cr-bio"
+VAC = "vac-carnet"
+XDSSD = "xds-sd-pdf"
 HL7 = "{urn:hl7-org:v3}"
 
 
@@ -87,24 +89,32 @@ def test_patient_identifier_must_be_qualified(rules_only: Validator, mutate: Mut
 
 # -- CI-SIS header ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(
-    ("path", "rule"),
-    [
-        ("cda:realmCode", "CISIS-HDR-REALMCODE"),
-        ("cda:templateId[@root='1.2.250.1.213.1.1.1.1']", "CISIS-HDR-TEMPLATEID-CISIS"),
-        ("cda:title", "CISIS-HDR-TITLE"),
-        ("cda:languageCode", "CISIS-HDR-LANGUAGECODE"),
-        ("cda:setId", "CISIS-HDR-SETID"),
-        ("cda:versionNumber", "CISIS-HDR-VERSIONNUMBER"),
-        ("cda:legalAuthenticator", "CISIS-HDR-LEGALAUTHENTICATOR"),
-        ("cda:documentationOf", "CISIS-HDR-SERVICEEVENT"),
-        ("cda:componentOf", "CISIS-HDR-COMPONENTOF"),
-    ],
-)
-def test_ci_sis_header_element_required(validator: Validator, mutate: Mutate, path: str, rule: str) -> None:
-    """These elements are optional in CDA R2 (the schema passes) but required by CI-SIS."""
+CISIS_REQUIRED = [
+    ("cda:realmCode", "CISIS-HDR-REALMCODE"),
+    ("cda:templateId[@root='1.2.250.1.213.1.1.1.1']", "CISIS-HDR-TEMPLATEID-CISIS"),
+    ("cda:title", "CISIS-HDR-TITLE"),
+    ("cda:languageCode", "CISIS-HDR-LANGUAGECODE"),
+    ("cda:setId", "CISIS-HDR-SETID"),
+    ("cda:versionNumber", "CISIS-HDR-VERSIONNUMBER"),
+    ("cda:legalAuthenticator", "CISIS-HDR-LEGALAUTHENTICATOR"),
+    ("cda:documentationOf", "CISIS-HDR-SERVICEEVENT"),
+    ("cda:componentOf", "CISIS-HDR-COMPONENTOF"),
+]
+
+
+@pytest.mark.parametrize(("path", "rule"), CISIS_REQUIRED)
+def test_ci_sis_header_element_required(rules_only: Validator, mutate: Mutate, path: str, rule: str) -> None:
+    report = rules_only.validate(mutate(CISIS, lambda r: remove(r, path)))
+    assert rules_of(report) == {rule}
+
+
+@pytest.mark.parametrize(("path", "rule"), CISIS_REQUIRED)
+def test_ci_sis_header_element_required_beyond_the_cda_schema(
+    validator: Validator, mutate: Mutate, path: str, rule: str
+) -> None:
+    """These elements are optional in CDA R2 (the HL7 schema passes) but required by CI-SIS."""
     report = validator.validate(mutate(CISIS, lambda r: remove(r, path)))
-    assert report.step("schema").errors == 0
+    assert report.step("schema").status is StepStatus.PASSED
     assert rules_of(report) == {rule}
 
 

@@ -1,16 +1,20 @@
 """ISO schematron: the corpus XD-LAB schematrons give the outcomes the corpus records for
-its documents (SOURCES-content.tsv: failed asserts of the errors phase), and XSLT 2/3
-schematrons run through Saxon with the semantics of ISO Schematron."""
+its documents (SOURCES-content.tsv: failed asserts of the errors phase; interoperability
+layer), and XSLT 2/3 schematrons run through Saxon with the semantics of ISO Schematron
+(on documents the project composes, `conformance.cda_samples`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from cda import schematron
 from cda.document import CdaDocument
 from cda.engine import Validator, ValidatorConfig
 from cda.report import Report, Severity, Step, StepStatus
+from cda_testing import find
+from conformance import cda_samples
 
 LAB_SCHEMATRONS = {
     "v20": "schematron/ipf-ihe_lab_v20_20070816/IHE_LAB.sch",
@@ -153,10 +157,13 @@ def xslt2(tmp_path: Path, phase: str) -> schematron.Schematron:
     return schematron.load(path)
 
 
-def test_xslt2_schematron_runs_through_saxon(tmp_path: Path, composed: Path) -> None:
+CISIS = "cisis-structuration-minimale"
+
+
+def test_xslt2_schematron_runs_through_saxon(tmp_path: Path) -> None:
     compiled = xslt2(tmp_path, "everything")
     assert compiled.binding == "xslt2"
-    step = run(compiled, (composed / "cisis-structuration-minimale.xml").read_bytes())
+    step = run(compiled, cda_samples.sample(CISIS))
     by_rule: dict[str, list] = {}
     for finding in step.findings:
         by_rule.setdefault(finding.rule, []).append(finding)
@@ -168,16 +175,16 @@ def test_xslt2_schematron_runs_through_saxon(tmp_path: Path, composed: Path) -> 
     assert by_rule["SCH:conclusion"][0].line is not None
 
 
-def test_xslt2_schematron_reports_values_roles_and_abstract_patterns(tmp_path: Path, composed: Path) -> None:
+def test_xslt2_schematron_reports_values_roles_and_abstract_patterns(tmp_path: Path) -> None:
     compiled = xslt2(tmp_path, "everything")
-    document = (composed / "cisis-structuration-minimale.xml").read_bytes()
-    broken = (
-        document.replace(b'<effectiveTime value="20250428103000+0200"/>', b'<effectiveTime value="20250428"/>', 1)
-        .replace(b'root="1.2.250.1.213.1.4.10"', b'root="2.999.4.10"', 1)
-        .replace(b"<title>Compte rendu de consultation de cardiologie</title>", b"<title>CR</title>", 1)
-        .replace(b'codeSystem="2.16.840.1.113883.6.1" codeSystemName="LOINC"/>\n  <title>', b'codeSystem="2.999"/>\n  <title>', 1)
-    )
-    step = run(compiled, broken)
+
+    def break_header(root: etree._Element) -> None:
+        find(root, "cda:effectiveTime").set("value", "20250428")
+        find(root, "cda:recordTarget/cda:patientRole/cda:id[@root='1.2.250.1.213.1.4.10']").set("root", "2.999.4.10")
+        find(root, "cda:title").text = "CR"
+        find(root, "cda:code").set("codeSystem", "2.999")
+
+    step = run(compiled, cda_samples.mutated(CISIS, break_header))
     findings = {f.rule: f for f in step.findings}
     assert findings["SCH:effective-time-format"].severity is Severity.ERROR
     assert findings["SCH:effective-time-format"].message == "effectiveTime 20250428 is not to the second with a zone"
@@ -188,17 +195,18 @@ def test_xslt2_schematron_reports_values_roles_and_abstract_patterns(tmp_path: P
     assert findings["SCH:code-system"].location == "/ClinicalDocument/code"
 
 
-def test_xslt2_schematron_phase(tmp_path: Path, composed: Path) -> None:
-    step = run(xslt2(tmp_path, "header"), (composed / "cisis-structuration-minimale.xml").read_bytes())
+def test_xslt2_schematron_phase(tmp_path: Path) -> None:
+    step = run(xslt2(tmp_path, "header"), cda_samples.sample(CISIS))
     assert step.findings == []
     assert step.status is StepStatus.PASSED
 
 
-def test_schematron_results_are_merged_into_the_report(tmp_path: Path, composed: Path, schema_dir: Path) -> None:
+def test_schematron_results_are_merged_into_the_report(tmp_path: Path, with_schema: Path | None) -> None:
     (tmp_path / "rules.sch").write_text(XSLT2_SCHEMATRON.format(phase="everything"), encoding="utf-8")
-    validator = Validator(ValidatorConfig(schema_dir=str(schema_dir), schematrons=[str(tmp_path / "rules.sch")]))
-    report: Report = validator.validate((composed / "cisis-structuration-minimale.xml").read_bytes())
+    validator = Validator(ValidatorConfig(schema_dir=str(with_schema or ""), schematrons=[str(tmp_path / "rules.sch")]))
+    report: Report = validator.validate(cda_samples.sample(CISIS))
     assert [s.name for s in report.steps] == ["wellformed", "schema", "cda-r2", "ci-sis-header", "schematron rules.sch"]
+    assert report.step("schema").status is (StepStatus.PASSED if with_schema else StepStatus.SKIPPED)
     assert not report.valid
     assert report.failed_rules == ["SCH:any-section", "SCH:conclusion"]
 
@@ -223,3 +231,29 @@ def test_a_schematron_that_cannot_run_on_a_document_is_an_error(corpus: Path, co
     step = report.step("schematron iheLab4_0.sch")
     assert step.status is StepStatus.FAILED
     assert [f.rule for f in step.findings] == ["SCH-EVALUATION"]
+
+
+# -- the project's lab reports under the IHE XD-LAB schematrons ------------------------------
+
+@pytest.mark.parametrize("document", ["cr-bio", "xd-lab"])
+@pytest.mark.parametrize("version", ["v21", "v40"])
+def test_project_lab_reports_pass_the_xd_lab_schematrons(
+    errors_phase: dict[str, schematron.Schematron], document: str, version: str
+) -> None:
+    """The lab reports `conformance.cda_samples` composes meet XD-LAB as IHE's own
+    schematrons check it (errors phase), not only the project's rules."""
+    step = run(errors_phase[version], cda_samples.sample(document))
+    assert step.findings == [], [f.as_dict() for f in step.findings]
+    assert step.status is StepStatus.PASSED
+
+
+@pytest.mark.parametrize("version", ["v21", "v40"])
+def test_project_lab_report_without_language_code_fails_the_xd_lab_schematrons(
+    errors_phase: dict[str, schematron.Schematron], version: str
+) -> None:
+    step = run(errors_phase[version], cda_samples.variant("lab-without-language"))
+    assert len(step.findings) == 1
+    finding = step.findings[0]
+    assert finding.severity is Severity.ERROR
+    assert "languageCode" in finding.message
+    assert finding.location == "/ClinicalDocument"

@@ -1,6 +1,7 @@
 """The /validation SOAP 1.2 service against a running hub (`tsnhub serve`), called by
 zeep through the WSDL the hub serves, by a hand-built MTOM request, and under the hub's
-VIHF security."""
+VIHF security, on documents the project composes (`conformance.cda_samples`); the hub
+validates with the HL7 schema of the corpus in the interoperability layer."""
 from __future__ import annotations
 
 import subprocess
@@ -12,15 +13,25 @@ import pytest
 from lxml import etree
 
 from cda.service import ACTION_VALIDATE, NAMESPACE
+from cda_testing import document_bytes, line_of
+from conformance import cda_samples
 from hub import soap, xmlsafe
 from vihf import wsse
 
 VAL = f"{{{NAMESPACE}}}"
 
 
+def cda_section(schema_dir: Path | None) -> str:
+    return f'[cda]\nschema_dir = "{schema_dir}"\n' if schema_dir is not None else ""
+
+
+OPEN_VALIDATION = '[security]\nopen_endpoints = ["/validation"]\n'
+
+
 @pytest.fixture
-def validation_hub(start_hub: Callable[..., object], schema_dir: Path):  # type: ignore[no-untyped-def]
-    return start_hub(f'[security]\nopen_endpoints = ["/validation"]\n[cda]\nschema_dir = "{schema_dir}"\n')
+def validation_hub(start_hub: Callable[..., object]):  # type: ignore[no-untyped-def]
+    """A hub validating with the Python rules (no schema folder), /validation open."""
+    return start_hub(OPEN_VALIDATION)
 
 
 def zeep_client(hub, plugins=None, wsse_plugin=None):  # type: ignore[no-untyped-def]
@@ -46,26 +57,37 @@ def test_wsdl_is_served_with_the_hub_address(validation_hub) -> None:  # type: i
     assert address is not None and address.get("location") == f"{validation_hub.https_url}/validation"
 
 
-def test_zeep_validates_a_valid_and_an_invalid_document(validation_hub, composed: Path) -> None:  # type: ignore[no-untyped-def]
-    client = zeep_client(validation_hub)
-    valid = client.service.Validate(Document=(composed / "vac-two-immunizations.xml").read_bytes(), Name="vac.xml")
+def test_zeep_validates_a_valid_and_an_invalid_document(start_hub, with_schema: Path | None) -> None:  # type: ignore[no-untyped-def]
+    client = zeep_client(start_hub(OPEN_VALIDATION + cda_section(with_schema)))
+    valid = client.service.Validate(Document=cda_samples.sample("vac-carnet"), Name="vac.xml")
     assert valid.Valid is True
     assert valid.Profile == "ci-sis"
     assert valid.RuleSets == "cda-r2 ci-sis-header vac"
-    assert {s.name: s.status for s in valid.Step}["schema"] == "passed"
+    assert {s.name: s.status for s in valid.Step}["schema"] == ("passed" if with_schema else "skipped")
 
-    invalid = client.service.Validate(
-        Document=(composed / "invalid-missing-custodian.xml").read_bytes(), Profile="ci-sis"
-    )
+    invalid_document = document_bytes("missing-custodian")
+    invalid = client.service.Validate(Document=invalid_document, Profile="ci-sis")
     assert invalid.Valid is False
     findings = [(f.rule, f.severity, f.line) for s in invalid.Step for f in s.Finding]
-    assert ("CDA-XSD", "error", 56) in findings
-    assert ("CISIS-HDR-CUSTODIAN", "error", 3) in findings
+    assert ("CISIS-HDR-CUSTODIAN", "error", line_of(invalid_document, "/cda:ClinicalDocument")) in findings
+    schema_finding = ("CDA-XSD", "error", line_of(invalid_document, "cda:legalAuthenticator"))
+    assert (schema_finding in findings) is (with_schema is not None)
     detailed = invalid.DetailedResult._value_1
     assert detailed.findtext("ValidationResultsOverview/ValidationTestResult") == "FAILED"
 
 
-def test_xxe_document_is_refused_by_the_service(validation_hub, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+def test_xxe_document_is_refused_by_the_service(validation_hub, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-OUTSIDE-THE-DOCUMENT")
+    client = zeep_client(validation_hub)
+    result = client.service.Validate(Document=cda_samples.external_entity_document(secret.as_uri()))
+    assert result.Valid is False
+    assert [f.rule for s in result.Step for f in s.Finding] == ["XML-WELLFORMED"]
+    output = "".join(validation_hub.output)
+    assert "EXPANDED" not in output and "SECRET-OUTSIDE-THE-DOCUMENT" not in output
+
+
+def test_corpus_xxe_document_is_refused_by_the_service(validation_hub, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     client = zeep_client(validation_hub)
     result = client.service.Validate(Document=(corpus / "cda/CDADocumentWithXXEInjection.xml").read_bytes())
     assert result.Valid is False
@@ -73,8 +95,8 @@ def test_xxe_document_is_refused_by_the_service(validation_hub, corpus: Path) ->
     assert "VULNERABLE" not in "".join(validation_hub.output)
 
 
-def test_document_as_an_mtom_part(validation_hub, composed: Path) -> None:  # type: ignore[no-untyped-def]
-    document = (composed / "cr-bio-two-report-items.xml").read_bytes()
+def test_document_as_an_mtom_part(validation_hub) -> None:  # type: ignore[no-untyped-def]
+    document = cda_samples.sample("cr-bio")
     boundary = f"MIMEBoundary_{uuid.uuid4().hex}"
     envelope = (
         f'<soap:Envelope xmlns:soap="{soap.SOAP12}" xmlns:wsa="{soap.WSA}">'
@@ -132,12 +154,12 @@ def issue_assertion(tsnhub_executable: list[str], pki: Path) -> etree._Element:
 
 
 def test_service_follows_the_vihf_security_setting(
-    start_hub, schema_dir: Path, composed: Path, pki: Path, tsnhub_executable: list[str]  # type: ignore[no-untyped-def]
+    start_hub, with_schema: Path | None, pki: Path, tsnhub_executable: list[str]  # type: ignore[no-untyped-def]
 ) -> None:
     import zeep.exceptions
 
-    hub = start_hub(f'[cda]\nschema_dir = "{schema_dir}"\n')
-    document = (composed / "cisis-structuration-minimale.xml").read_bytes()
+    hub = start_hub(cda_section(with_schema))
+    document = cda_samples.sample("cisis-structuration-minimale")
     with pytest.raises(zeep.exceptions.Fault):
         zeep_client(hub).service.Validate(Document=document)
     assertion = issue_assertion(tsnhub_executable, pki)
