@@ -4,11 +4,12 @@ same answer: the same identifiers, names, birth date and sex."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
+import pytest
 import requests
 from lxml import etree
 
+import interop
 from conformance.hubprocess import HubProcess
 from fhir_support import ack_code, adt_a04
 
@@ -81,29 +82,37 @@ def test_pdq_by_traits_finds_an_iti8_patient_alike_in_v2_v3_and_fhir(fhir_hub: H
     assert _fhir(fhir_hub, http) == expected
 
 
-SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "hl7v3" / "schemas" / "ipf-HL7V3" / "NE2008" / "multicacheschemas"
+# The HL7 v3 NE2008 schemas are in the corpus (interoperability layer).
+SCHEMAS = interop.CORPUS / "hl7v3" / "schemas" / "ipf-HL7V3" / "NE2008" / "multicacheschemas"
+# PAM-FR: the birthplace is an XAD with XAD-7 = BDL, its INSEE code in XAD-9.
+BIRTHPLACE = "^^Nantes^^44000^FRA^BDL^^44109"
+HOME = "3 rue Kervégan^^Nantes^^44000^FRA^H"
+
+
+def _feed_birthplace(hub: HubProcess) -> None:
+    feed = adt_a04([("IPP-2190", DOMAIN)], "KERGUELEN", "ANNA", "19810704", "F", "X-BDL", address=f"{HOME}~{BIRTHPLACE}")
+    assert ack_code(hub.mllp(feed)) == "AA"
+
+
+def _v3_birthplace_answer(hub: HubProcess, http: requests.Session) -> etree._Element:
+    """The PRPA_IN201306UV02 answer to an ITI-47 query for the patient fed with a birthplace."""
+    response = http.post(f"{hub.https_url}/pdq", data=_v3_query("KERGUELEN", "19810704"), timeout=20,
+                         headers={"Content-Type": "application/soap+xml; charset=UTF-8"})
+    assert response.status_code == 200
+    return etree.fromstring(response.content).find(".//{http://www.w3.org/2003/05/soap-envelope}Body")[0]
 
 
 def test_the_birthplace_fed_in_pid11_comes_back_whole_in_v2_v3_and_fhir(fhir_hub: HubProcess, http: requests.Session) -> None:
-    # PAM-FR: the birthplace is an XAD with XAD-7 = BDL, its INSEE code in XAD-9.
-    birthplace = "^^Nantes^^44000^FRA^BDL^^44109"
-    home = "3 rue Kervégan^^Nantes^^44000^FRA^H"
-    feed = adt_a04([("IPP-2190", DOMAIN)], "KERGUELEN", "ANNA", "19810704", "F", "X-BDL", address=f"{home}~{birthplace}")
-    assert ack_code(fhir_hub.mllp(feed)) == "AA"
+    _feed_birthplace(fhir_hub)
 
     query = (
         "MSH|^~\\&|LGC|CAB|TSNHUB|PFT|20260101120000||QBP^Q22^QBP_Q21|X-Q22-BDL|P|2.5|||||FRA|UNICODE UTF-8\r"
         f"QPD|IHE PDQ Query|X-TAG-{uuid.uuid4().hex[:8]}|@PID.5.1.1^KERGUELEN~@PID.7.1^19810704\rRCP|I\r"
     )
     pid = next(s.split("|") for s in fhir_hub.mllp(query).decode("utf-8").split("\r") if s.startswith("PID|"))
-    assert pid[11].split("~") == [home, birthplace]
+    assert pid[11].split("~") == [HOME, BIRTHPLACE]
 
-    v3_query = _v3_query("KERGUELEN", "19810704")
-    response = http.post(f"{fhir_hub.https_url}/pdq", data=v3_query, timeout=20,
-                         headers={"Content-Type": "application/soap+xml; charset=UTF-8"})
-    message = etree.fromstring(response.content).find(".//{http://www.w3.org/2003/05/soap-envelope}Body")[0]
-    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "PRPA_IN201306UV02.xsd")))
-    assert schema.validate(etree.fromstring(etree.tostring(message))), str(schema.error_log)
+    message = _v3_birthplace_answer(fhir_hub, http)
     ns = {"hl7": HL7}
     place = message.find(".//hl7:patientPerson/hl7:birthPlace/hl7:addr", ns)
     assert place is not None
@@ -121,6 +130,16 @@ def test_the_birthplace_fed_in_pid11_comes_back_whole_in_v2_v3_and_fhir(fhir_hub
         }],
         "city": "Nantes", "postalCode": "44000", "country": "FRA",
     }
+
+
+@pytest.mark.corpus
+def test_the_v3_answer_with_a_birthplace_is_schema_valid(fhir_hub: HubProcess, http: requests.Session) -> None:
+    """Interop: the PRPA_IN201306UV02 answer carrying birthPlace/addr is valid against the
+    HL7 v3 NE2008 schema."""
+    _feed_birthplace(fhir_hub)
+    message = _v3_birthplace_answer(fhir_hub, http)
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "PRPA_IN201306UV02.xsd")))
+    assert schema.validate(etree.fromstring(etree.tostring(message))), str(schema.error_log)
 
 
 def _v3_query(family: str, birth: str) -> bytes:

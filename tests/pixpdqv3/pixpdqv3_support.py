@@ -1,16 +1,26 @@
-"""A PIX/PDQ v3 consumer and source for the tests: HL7 v3 messages built from the
-corpus or from a few values, sent in a SOAP 1.2 envelope over HTTPS to a running hub."""
+"""A PIX/PDQ v3 consumer and source for the tests: HL7 v3 messages built by the project
+(`conformance.hl7v3_samples`) or read from the corpus, sent in a SOAP 1.2 envelope over
+HTTPS to a running hub.
+
+The project's own tests send built messages only. The corpus (`interop.CORPUS`) holds the
+third-party samples and the HL7 v3 NE2008 schemas: `load_message`, `corpus_message` and
+`assert_valid` belong to the interoperability layer, used by tests marked `corpus`;
+`cases` parametrises a test over built messages (always run) and corpus samples (marked)."""
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import pytest
 import requests
 from lxml import etree
 
+import interop
+from conformance.hl7v3_samples import Address, continuation, feed, pdq_query, pix_query
 from vihf import wsse
+
+__all__ = ["Address", "continuation", "feed", "pdq_query", "pix_query"]
 
 HL7 = "urn:hl7-org:v3"
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -18,10 +28,11 @@ WSA = "http://www.w3.org/2005/08/addressing"
 NS = {"hl7": HL7, "soap": SOAP12, "wsa": WSA}
 ACTION = "urn:hl7-org:v3:"
 TABLE_0357 = "2.16.840.1.113883.12.357"
-CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
+CORPUS = interop.CORPUS
 SCHEMA_DIR = CORPUS / "hl7v3" / "schemas" / "ipf-HL7V3" / "NE2008" / "multicacheschemas"
 
 AssertionSource = Callable[[], etree._Element] | None
+MessageSource = Callable[[], etree._Element]
 
 
 def load_message(path: Path) -> etree._Element:
@@ -32,6 +43,21 @@ def load_message(path: Path) -> etree._Element:
         assert body is not None
         return next(child for child in body if isinstance(child.tag, str))
     return root
+
+
+def corpus_message(name: str) -> MessageSource:
+    """The corpus sample hl7v3/`name`, read when called (not at collection)."""
+    return lambda: load_message(CORPUS / "hl7v3" / name)
+
+
+def cases(project: Mapping[str, MessageSource], samples: Sequence[str] = (), *,
+          interop_only: bool = False) -> list[object]:
+    """Parameters of a test over messages: each built one (id `project-<name>`, marked
+    `corpus` only when `interop_only`, for a check that needs the corpus, such as schema
+    validity), then each corpus sample hl7v3/<name> (marked `corpus`)."""
+    marks = [pytest.mark.corpus] if interop_only else []
+    built = [pytest.param(make, id=f"project-{name}", marks=marks) for name, make in project.items()]
+    return built + [pytest.param(corpus_message(name), id=name, marks=pytest.mark.corpus) for name in samples]
 
 
 def interaction(message: etree._Element) -> str:
@@ -95,108 +121,8 @@ def schema(name: str) -> etree.XMLSchema:
 
 
 def assert_valid(message: etree._Element) -> None:
-    """The message is valid against the HL7 v3 NE2008 schema of its interaction."""
+    """The message is valid against the HL7 v3 NE2008 schema of its interaction (the
+    schemas are in the corpus: for tests marked `corpus` only)."""
     checker = schema(interaction(message))
     document = etree.fromstring(etree.tostring(message))
     assert checker.validate(document), str(checker.error_log)
-
-
-# -- messages built from values -------------------------------------------------------------
-
-def _wrapper(name: str, sender: str = "1.2.250.1.999.7.1") -> str:
-    return (
-        f'<{name} xmlns="{HL7}" ITSVersion="XML_1.0">'
-        f'<id root="{uuid.uuid4()}"/><creationTime value="20260101120000"/>'
-        f'<interactionId root="2.16.840.1.113883.1.6" extension="{name.removesuffix("_Cancel")}"/>'
-        f'<processingCode code="P"/><processingModeCode code="T"/><acceptAckCode code="AL"/>'
-        f'<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.250.1.999.7.2"/></device></receiver>'
-        f'<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="{sender}"/></device></sender>'
-    )
-
-
-def feed(ids: Sequence[tuple[str, str]], family: str, given: str, birth: str, sex: str,
-         name: str = "PRPA_IN201301UV02", city: str = "", street: str = "", prior: Sequence[tuple[str, str]] = ()) -> etree._Element:
-    """An ITI-44 message: Patient.id for each (root, extension), one legal name."""
-    ids_xml = "".join(f'<id root="{root}" extension="{ext}"/>' for root, ext in ids)
-    addr = ""
-    if city or street:
-        addr = f"<addr><streetAddressLine>{street}</streetAddressLine><city>{city}</city></addr>"
-    replacement = ""
-    if prior:
-        prior_ids = "".join(f'<id root="{root}" extension="{ext}"/>' for root, ext in prior)
-        replacement = (
-            '<replacementOf typeCode="RPLC"><priorRegistration classCode="REG" moodCode="EVN">'
-            '<statusCode code="obsolete"/><subject1 typeCode="SBJ"><priorRegisteredRole classCode="PAT">'
-            f'{prior_ids}</priorRegisteredRole></subject1></priorRegistration></replacementOf>'
-        )
-    xml = (
-        _wrapper(name)
-        + f'<controlActProcess classCode="CACT" moodCode="EVN"><code code="{name.replace("_IN", "_TE")}" codeSystem="2.16.840.1.113883.1.6"/>'
-        + '<subject typeCode="SUBJ"><registrationEvent classCode="REG" moodCode="EVN"><id nullFlavor="NA"/><statusCode code="active"/>'
-        + f'<subject1 typeCode="SBJ"><patient classCode="PAT">{ids_xml}<statusCode code="active"/>'
-        + '<patientPerson classCode="PSN" determinerCode="INSTANCE">'
-        + f'<name use="L"><given>{given}</given><family>{family}</family></name>'
-        + f'<administrativeGenderCode code="{sex}"/><birthTime value="{birth}"/>{addr}</patientPerson>'
-        + '<providerOrganization classCode="ORG" determinerCode="INSTANCE"><id root="1.2.250.1.999.7.1"/>'
-        + '<contactParty classCode="CON"/></providerOrganization></patient></subject1>'
-        + '<custodian typeCode="CST"><assignedEntity classCode="ASSIGNED"><id root="1.2.250.1.999.7.1"/></assignedEntity></custodian>'
-        + f'{replacement}</registrationEvent></subject></controlActProcess></{name}>'
-    )
-    return etree.fromstring(xml)
-
-
-def pix_query(identifier: tuple[str, str], sources: Sequence[str] = ()) -> etree._Element:
-    """An ITI-45 query for `identifier` (root, extension), in the `sources` domains."""
-    source_xml = "".join(
-        f'<dataSource><value root="{root}"/><semanticsText>DataSource.id</semanticsText></dataSource>' for root in sources
-    )
-    xml = (
-        _wrapper("PRPA_IN201309UV02")
-        + '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201309UV02" codeSystem="2.16.840.1.113883.1.6"/>'
-        + f'<queryByParameter><queryId root="1.2.250.1.999.7.3" extension="{uuid.uuid4().hex}"/><statusCode code="new"/>'
-        + f'<responsePriorityCode code="I"/><parameterList>{source_xml}'
-        + f'<patientIdentifier><value root="{identifier[0]}" extension="{identifier[1]}"/><semanticsText>Patient.id</semanticsText></patientIdentifier>'
-        + '</parameterList></queryByParameter></controlActProcess></PRPA_IN201309UV02>'
-    )
-    return etree.fromstring(xml)
-
-
-def pdq_query(family: str = "", given: str = "", birth: str = "", sex: str = "", domains: Sequence[str] = (),
-              quantity: int | None = None, query_id: str | None = None,
-              identifiers: Sequence[tuple[str, str]] = ()) -> etree._Element:
-    """An ITI-47 query by traits."""
-    parameters = ""
-    if sex:
-        parameters += f'<livingSubjectAdministrativeGender><value code="{sex}"/><semanticsText>LivingSubject.administrativeGender</semanticsText></livingSubjectAdministrativeGender>'
-    if birth:
-        parameters += f'<livingSubjectBirthTime><value value="{birth}"/><semanticsText>LivingSubject.birthTime</semanticsText></livingSubjectBirthTime>'
-    for root, ext in identifiers:
-        parameters += f'<livingSubjectId><value root="{root}" extension="{ext}"/><semanticsText>LivingSubject.id</semanticsText></livingSubjectId>'
-    if family or given:
-        name = (f"<given>{given}</given>" if given else "") + (f"<family>{family}</family>" if family else "")
-        parameters += f"<livingSubjectName><value>{name}</value><semanticsText>LivingSubject.name</semanticsText></livingSubjectName>"
-    for root in domains:
-        parameters += f'<otherIDsScopingOrganization><value root="{root}"/><semanticsText>OtherIDs.scopingOrganization.id</semanticsText></otherIDsScopingOrganization>'
-    initial = f'<initialQuantity value="{quantity}"/>' if quantity else ""
-    xml = (
-        _wrapper("PRPA_IN201305UV02")
-        + '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201305UV02" codeSystem="2.16.840.1.113883.1.6"/>'
-        + f'<queryByParameter><queryId root="1.2.250.1.999.7.3" extension="{query_id or uuid.uuid4().hex}"/>'
-        + f'<statusCode code="new"/><responseModalityCode code="R"/><responsePriorityCode code="I"/>{initial}'
-        + f'<parameterList>{parameters}</parameterList></queryByParameter></controlActProcess></PRPA_IN201305UV02>'
-    )
-    return etree.fromstring(xml)
-
-
-def continuation(query_id: str, cancel: bool = False, quantity: int | None = None) -> etree._Element:
-    """QUQI_IN000003UV01: continue (`quantity` more) or cancel the query `query_id`."""
-    name = "QUQI_IN000003UV01_Cancel" if cancel else "QUQI_IN000003UV01"
-    status = "aborted" if cancel else "waitContinuedQueryResponse"
-    more = f'<continuationQuantity value="{quantity}"/>' if quantity else ""
-    xml = (
-        _wrapper(name)
-        + '<controlActProcess classCode="CACT" moodCode="EVN"><code code="PRPA_TE201306UV02" codeSystem="2.16.840.1.113883.1.6"/>'
-        + f'<queryContinuation><queryId root="1.2.250.1.999.7.3" extension="{query_id}"/>{more}'
-        + f'<statusCode code="{status}"/></queryContinuation></controlActProcess></{name}>'
-    )
-    return etree.fromstring(xml)
