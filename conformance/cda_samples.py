@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from cda import oids as o
+from conformance.synthetic import luhn_key, nir_key
 
 H = f"{{{o.HL7V3}}}"
 XSI_TYPE = f"{{{o.XSI}}}type"
@@ -56,22 +57,6 @@ IMMUNIZATION_ACT_CODE = "IMMUNIZ"             # ActCode, IHE PCC Immunization en
 
 
 # -- identifiers ----------------------------------------------------------------------------
-
-def nir_key(base: str) -> str:
-    """The 2-digit key of a 13-character NIR/NIA: 97 - (N mod 97), with the Corsican
-    departments 2A -> 19 and 2B -> 18 (identity-fr 1.3)."""
-    number = int(base.replace("2A", "19").replace("2B", "18"))
-    return f"{97 - number % 97:02d}"
-
-
-def luhn_key(digits: str) -> str:
-    """The Luhn check digit of `digits` (the key of RPPS and FINESS numbers)."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return str((10 - total % 10) % 10)
-
 
 @dataclass(frozen=True)
 class Patient:

@@ -20,9 +20,10 @@ identifier) at the ERR-2 location of the fault.
 """
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+
+from conformance.synthetic import ins_form, luhn_key, nir, nir_key, rpps
 
 # -- assigning authorities -----------------------------------------------------------------
 
@@ -74,50 +75,6 @@ HOSPITAL = ("GAM_HBJ", "CH_BOISJOLI")
 CLINIC = ("DPI_ROSEAUX", "CLINIQUE_DES_ROSEAUX")
 PRACTICE = ("LGC_CABINET", "CAB_ESTRADE")
 RECEIVER = ("TSNHUB", "PFT_REGION")
-
-
-# -- national identifiers --------------------------------------------------------------------
-
-def nir_key(base: str) -> str:
-    """The 2-digit key of a 13-character NIR/NIA base: 97 - (base mod 97), with the
-    Corsican departments 2A and 2B read as 19 and 18."""
-    if len(base) != 13:
-        raise ValueError(f"a NIR base has 13 characters: {base!r}")
-    digits = base[:5] + {"2A": "19", "2B": "18"}.get(base[5:7], base[5:7]) + base[7:]
-    if not digits.isdigit():
-        raise ValueError(f"not a NIR base: {base!r}")
-    return f"{97 - int(digits) % 97:02d}"
-
-
-def nir(sex: str, birth_date: str, birthplace: str, order: str) -> str:
-    """A 15-character NIR: sex (1 male, 2 female), year and month of birth, the INSEE code
-    of the birthplace (department + commune, 5 characters), a 3-digit order number, key."""
-    if sex not in ("M", "F") or len(birth_date) != 8 or len(birthplace) != 5 or len(order) != 3:
-        raise ValueError("sex M/F, birth date YYYYMMDD, 5-character INSEE code and 3-digit order expected")
-    base = ("1" if sex == "M" else "2") + birth_date[2:4] + birth_date[4:6] + birthplace + order
-    return base + nir_key(base)
-
-
-def luhn_key(digits: str) -> str:
-    """The Luhn check digit of `digits`."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return str((10 - total % 10) % 10)
-
-
-def rpps(serial: str) -> str:
-    """An 11-digit RPPS number in the invented 999... range: `999` + 7-digit serial + Luhn key."""
-    if len(serial) != 7 or not serial.isdigit():
-        raise ValueError("a 7-digit serial expected")
-    return "999" + serial + luhn_key("999" + serial)
-
-
-def ins_form(text: str) -> str:
-    """A trait as the INSi teleservice returns it: upper case, no diacritics."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
 # -- people -----------------------------------------------------------------------------------
