@@ -44,6 +44,7 @@ from lxml import etree
 
 from conformance.synthetic import finess, luhn_key, luhn_valid, nir, nir_key, rpps
 from vihf import names
+from vihf.issue import coded_attribute
 from vihf.principal import Code, Software
 
 if TYPE_CHECKING:
@@ -270,21 +271,11 @@ class VihfSample:
             etree.SubElement(context, f"{_S}AuthnContextDecl").text = self.authn_decl
         statement = etree.SubElement(assertion, f"{_S}AttributeStatement")
         for name, value in self.attributes():
-            attribute = etree.SubElement(statement, f"{_S}Attribute", Name=name)
             if isinstance(value, str):
+                attribute = etree.SubElement(statement, f"{_S}Attribute", Name=name)
                 etree.SubElement(attribute, f"{_S}AttributeValue").text = value
                 continue
-            element = "Role" if name == names.SUBJECT_ROLE else "PurposeOfUse"
-            for code in value:
-                holder = etree.SubElement(attribute, f"{_S}AttributeValue")
-                ce = etree.SubElement(holder, f"{{{names.HL7V3}}}{element}", nsmap={None: names.HL7V3})
-                ce.set(f"{{{names.XSI}}}type", "CE")
-                ce.set("code", code.code)
-                ce.set("codeSystem", code.code_system)
-                if code.code_system_name:
-                    ce.set("codeSystemName", code.code_system_name)
-                if code.display_name:
-                    ce.set("displayName", code.display_name)
+            coded_attribute(statement, name, "Role" if name == names.SUBJECT_ROLE else "PurposeOfUse", value)
         return assertion
 
 

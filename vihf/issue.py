@@ -108,7 +108,9 @@ def _attribute(statement: etree._Element, name: str, value: str | None) -> None:
     etree.SubElement(attribute, f"{_S}AttributeValue").text = value
 
 
-def _coded(statement: etree._Element, name: str, element: str, codes: Sequence[Code]) -> None:
+def coded_attribute(statement: etree._Element, name: str, element: str, codes: Sequence[Code]) -> None:
+    """A VIHF attribute of coded values (Role, PurposeOfUse): one AttributeValue each,
+    holding an HL7 v3 CE element."""
     attribute = etree.SubElement(statement, f"{_S}Attribute", Name=name)
     for code in codes:
         value = etree.SubElement(attribute, f"{_S}AttributeValue")
@@ -173,14 +175,14 @@ def build(
     statement = etree.SubElement(assertion, f"{_S}AttributeStatement")
     _attribute(statement, names.VIHF_VERSION, vihf_version)
     _attribute(statement, names.SUBJECT_ID, subject_name)
-    _coded(statement, names.SUBJECT_ROLE, "Role", roles)
+    coded_attribute(statement, names.SUBJECT_ROLE, "Role", roles)
     _attribute(statement, names.SECTEUR_ACTIVITE, sector_code(sector))
     _attribute(statement, names.IDENTIFIANT_STRUCTURE, structure_id)
     _attribute(statement, names.AUTHENTIFICATION_MODE, authentication_mode)
     _attribute(statement, names.RESOURCE_ID, patient_cx(patient) if patient else None)
     _attribute(statement, names.RESSOURCE_URN, resource_urn)
     code = purpose.lower()
-    _coded(
+    coded_attribute(
         statement,
         names.PURPOSE_OF_USE,
         "PurposeOfUse",
