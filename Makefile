@@ -28,6 +28,7 @@ serve: $(VENV)/.installed $(PKI)/ca.pem
 	$(BIN)/tsnhub serve --data-dir $(DATA) --pki $(PKI)
 
 test: $(VENV)/.installed-test
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-test

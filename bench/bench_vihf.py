@@ -26,11 +26,11 @@ import xmlsec
 from lxml import etree
 
 from hub import pki as hub_pki
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store import Store
 from vihf import signature
 from vihf.issue import Signer, issue
-from vihf.replay import ReplayCache
+from hub.store.replay import ReplayCache
 from vihf.trust import TrustStore
 from vihf.verify import Verifier
 

@@ -42,7 +42,7 @@ from conformance.xds_metadata import (
     provide_and_register,
     submit_objects_request,
 )
-from hub import mtom, soap
+from hub.wire import mtom, soap
 from hub import pki as hub_pki
 from hub.store import Store
 from hub.store.bulk import insert_rows
@@ -55,7 +55,7 @@ from hub.store.models.xds import (
 )
 from vihf import wsse
 from vihf.issue import Signer, issue
-from vihf.replay import ReplayCache
+from hub.store.replay import ReplayCache
 from vihf.trust import TrustStore
 from vihf.verify import Verifier
 

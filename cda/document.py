@@ -1,7 +1,7 @@
 """A parsed CDA document and the helpers the rules share: XPath evaluation in the HL7 v3
 namespace, readable XPath locations, template ids.
 
-Untrusted bytes are parsed only through `hub.xmlsafe` (no DTD, no entity expansion).
+Untrusted bytes are parsed only through `hub.wire.xmlsafe` (no DTD, no entity expansion).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from cda.oids import HL7V3, NS
-from hub import xmlsafe
+from hub.wire import xmlsafe
 
 _PREFIXES = {v: k for k, v in NS.items()}
 

@@ -18,7 +18,7 @@ from cda.document import CdaDocument, NotWellFormed
 from cda.profiles import resolve
 from cda.report import Finding, Report, Severity, StepStatus
 from cda.rules import Emitter
-from hub import xmlsafe
+from hub.wire import xmlsafe
 
 log = logging.getLogger(__name__)
 

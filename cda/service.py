@@ -21,7 +21,7 @@ from cda.profiles import PROFILES
 from cda.report import Report
 from cda.schema import SchemaConfigurationError
 from cda.schematron import SchematronError
-from hub import soap
+from hub.wire import soap
 from hub.config import ConfigError
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from pathlib import Path
 import requests
 
 from hub import mllp
+from hub.wire.mllp import frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,7 +97,7 @@ class MllpConnection:
 
     def send(self, message: bytes | str) -> None:
         data = message.encode("utf-8") if isinstance(message, str) else message
-        self.socket.sendall(mllp.frame(data))
+        self.socket.sendall(frame(data))
 
     def read(self) -> bytes:
         return mllp.read_frame(self.socket, self._buffer)
@@ -115,7 +116,7 @@ class MllpConnection:
 def mllp_exchange(connection: socket.socket, message: bytes | str) -> bytes:
     """Write one framed message on `connection` and read one framed response."""
     data = message.encode("utf-8") if isinstance(message, str) else message
-    connection.sendall(mllp.frame(data))
+    connection.sendall(frame(data))
     return mllp_read(connection)
 
 

@@ -23,7 +23,8 @@ from lxml import etree
 from actors.xds import constants as c
 from conformance.xds_client import XdsClient, quoted, quoted_list
 from conformance.xds_metadata import DocumentSpec, submit_objects_request
-from hub import mllp, soap, xmlsafe
+from hub import mllp
+from hub.wire import soap, xmlsafe
 from vihf.issue import Signer, issue
 
 INS_NIR = "1.2.250.1.213.1.4.8"

@@ -20,8 +20,8 @@ from zeep.wsa import WsAddressingPlugin
 
 from actors.xds import constants as c
 from conformance.xds_metadata import DocumentSpec, provide_and_register
-from hub import mtom, xmlsafe
-from hub.soap import SOAP12
+from hub.wire import mtom, xmlsafe
+from hub.wire.soap import SOAP12
 from vihf import wsse
 
 AssertionSource = Callable[[], etree._Element]

@@ -23,7 +23,8 @@ from twisted.internet import defer, reactor, ssl, threads
 from twisted.internet.interfaces import IListeningPort
 from twisted.python.threadpool import ThreadPool
 
-from hub import audit, endpoints, hl7v2, mllp, mllp_access, soap, web, xmllibs
+from hub import audit, endpoints, mllp, mllp_access, web, xmllibs
+from hub.wire import hl7v2, soap
 from hub.config import Config, ConfigError
 from hub.metrics import Metrics
 from hub.store import Store
@@ -34,7 +35,7 @@ T = TypeVar("T")
 # Each module exposes `install(hub)`, which registers its endpoints, operations and MLLP
 # handlers. Order does not matter.
 INSTALLERS: tuple[str, ...] = (
-    "vihf.soap",
+    "hub.authentication",
     "actors.identity.binding",
     "cda.service",
     "actors.xds.binding",

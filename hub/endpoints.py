@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
-from hub import audit, soap
+from hub import audit
+from hub.wire import soap
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -73,11 +74,24 @@ def _who(principal: Any) -> str | None:
     return getattr(principal, "audit_who", None) if principal is not None else None
 
 
+def account(
+    hub: Hub, path: str, transaction: str, outcome: str, started: float, peer: str,
+    who: str | None = None, patient: str | None = None, detail: str | None = None,
+) -> None:
+    """The one record every request leaves, whatever its transport (SOAP here, FHIR
+    through its binding): an audit event, and the endpoint's count and latency."""
+    hub.audit(audit.AuditEvent(transaction, outcome, who=who, patient=patient, peer=peer, detail=detail))
+    hub.metrics.observe("https", path, transaction, outcome, time.perf_counter() - started)
+
+
 def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, peer: Peer) -> soap.Encoded:
     """Process one SOAP POST to `endpoint` and return the encoded answer (never raises)."""
     started = time.perf_counter()
     transaction = "unknown"
     outcome = "refused"
+    who: str | None = None
+    patient: str | None = None
+    detail: str | None = None
     request: soap.SoapRequest | None = None
     try:
         request = soap.parse_request(content_type, body, hub.soap_limits)
@@ -92,39 +106,22 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
             if hub.authenticator is None:
                 raise soap.SoapFault("Receiver", "no VIHF verifier is configured on this hub")
             request.principal = hub.authenticator.authenticate(request, transaction)
+            who = _who(request.principal)
         response = operation.handler(request, hub)
         outcome = "refused" if response.audit_refusal else "success" if response.http_status < 400 else "error"
-        hub.audit(
-            audit.AuditEvent(
-                transaction,
-                outcome,
-                who=_who(request.principal),
-                patient=response.audit_patient,
-                peer=peer.address,
-                detail=response.audit_refusal,
-            )
-        )
+        patient, detail = response.audit_patient, response.audit_refusal
         return soap.encode_response(response, request)
     except soap.SoapFault as fault:
         if fault.relates_to is None and request is not None:
             fault.relates_to = request.message_id
         outcome = "refused" if fault.code != "Receiver" else "error"
-        hub.audit(
-            audit.AuditEvent(
-                transaction,
-                outcome,
-                who=_who(request.principal if request is not None else None),
-                peer=peer.address,
-                detail=fault.reason,
-            )
-        )
+        detail = fault.reason
         return soap.encode_fault(fault)
     except Exception:
         log.exception("internal error in %s %s", endpoint.path, transaction)
-        outcome = "error"
+        outcome, detail, who = "error", "internal error", None
         internal = soap.SoapFault("Receiver", "internal error; the request was not processed")
         internal.relates_to = request.message_id if request is not None else None
-        hub.audit(audit.AuditEvent(transaction, outcome, peer=peer.address, detail="internal error"))
         return soap.encode_fault(internal)
     finally:
-        hub.metrics.observe("https", endpoint.path, transaction, outcome, time.perf_counter() - started)
+        account(hub, endpoint.path, transaction, outcome, started, peer.address, who, patient, detail)

@@ -23,8 +23,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python import log
 
-START_BLOCK = b"\x0b"
-END_BLOCK = b"\x1c\x0d"
+from hub.wire.mllp import END_BLOCK, START_BLOCK, complete_frame, frame
+
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ class Peer:
 
 
 Processor = Callable[[bytes, bool, Peer], "defer.Deferred[bytes]"]  # (frame, oversized, peer) -> Deferred[bytes]
-
-
-def frame(message: bytes) -> bytes:
-    return START_BLOCK + message + END_BLOCK
 
 
 @dataclass(frozen=True)
@@ -236,7 +232,7 @@ def read_frame(connection: socket.socket, buffer: bytearray, deadline: float | N
     before and keeps what follows the frame (pipelining). `deadline` (time.monotonic())
     bounds the whole read however slowly the bytes arrive; a frame larger than
     `max_bytes` is refused."""
-    while END_BLOCK not in buffer:
+    while (content := complete_frame(buffer)) is None:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -251,10 +247,6 @@ def read_frame(connection: socket.socket, buffer: bytearray, deadline: float | N
         buffer += chunk
         if len(buffer) > max_bytes:
             raise ExchangeError(f"the answer of {peer} is larger than {max_bytes} bytes")
-    end = buffer.index(END_BLOCK)
-    start = buffer.find(START_BLOCK, 0, end)
-    content = bytes(buffer[start + 1 : end])
-    del buffer[: end + len(END_BLOCK)]
     return content
 
 

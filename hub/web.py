@@ -16,7 +16,8 @@ from twisted.python import log
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server
 
-from hub import endpoints, soap
+from hub import endpoints
+from hub.wire import soap
 
 if TYPE_CHECKING:
     from hub.app import Hub

@@ -8,6 +8,6 @@ lourd") carried in `wsse:Security` by every SOAP call. Facts: ../shared/spec/vih
   `vihf.faults` the SOAP faults it raises;
 - `vihf.policy` — `AccessPolicy`, what the assertion allows (actor handlers ask it);
 - `vihf.issue` — build and sign assertions; `vihf.cli` — `tsnhub vihf issue`;
-- `vihf.soap` — `install(hub)`: the hub's authenticator and the `/vihf/whoami` service;
+- `hub.authentication` (the host) — `install(hub)`: the hub's authenticator and the `/vihf/whoami` service;
 - `vihf.wsse` — client side: the `wsse:Security` header, a zeep `wsse=` plugin.
 """

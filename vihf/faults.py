@@ -12,7 +12,7 @@ Reasons say what is wrong and never echo the token or its values.
 """
 from __future__ import annotations
 
-from hub.soap import WSSE, SoapFault
+from hub.wire.soap import WSSE, SoapFault
 
 INVALID_SECURITY_TOKEN = "InvalidSecurityToken"
 FAILED_AUTHENTICATION = "FailedAuthentication"

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from vihf import names
 from vihf.principal import Code, PatientId, Software
 

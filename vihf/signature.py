@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from vihf import faults, names
 
 if etree.LIBXML_VERSION[:2] != xmlsec.get_libxml_version()[:2]:  # DEPENDENCIES.md pitfall

@@ -22,7 +22,6 @@ from pathlib import Path
 from lxml import etree
 
 from hub.config import Config
-from hub.store import Store
 from vihf import content, dn, faults, names, signature
 from vihf.parse import AssertionFormatError, parse_assertion
 from vihf.principal import Principal
@@ -90,11 +89,11 @@ class Verifier:
         self.clock = clock
 
     @classmethod
-    def from_config(cls, config: Config, store: Store | None) -> Verifier:
-        """Trust store from `config.trust_store_path`, replay cache on `store`."""
+    def from_config(cls, config: Config, replay: ReplayCache | None) -> Verifier:
+        """Trust store from `config.trust_store_path`; `replay` the host's replay cache."""
         return cls(
             TrustStore.load(config.trust_store_path, [Path(p) for p in config.security.crl_files]),
-            ReplayCache(store) if store is not None else None,
+            replay,
             Settings.from_config(config),
         )
 

@@ -1,15 +1,89 @@
-"""The PDQm/PIXm actors' registration with the host: `/fhir/Patient`."""
+"""The PDQm/PIXm actors' registration with the host: the Twisted resource of
+`/fhir/Patient`. It reads the request on the reactor thread, hands it to
+`actors.fhir.service` in the hub's thread pool, records it through the host's one
+endpoint pipeline (`hub.endpoints.account`: audit and metrics, as for SOAP) and writes
+the answer. Links in the answers (`fullUrl`, `self`, `next`) start at the hub's public
+base URL (`Hub.public_base_url`), never at the request's Host header: any client writes
+that one, and links built from it would send the next page, with its query, wherever
+the client chose."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
 
-from actors.fhir.web import PatientResource
+from twisted.python import log
+from twisted.web import resource, server
+
+from hub import endpoints
+
+from actors.fhir import service
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
+PATH = "/fhir/Patient"
+
 
 def install(hub: Hub) -> None:
     """Mount `/fhir/Patient`."""
-    hub.mount("fhir/Patient", PatientResource(hub))
+    hub.mount(PATH.strip("/"), PatientResource(hub))
     hub.metrics.declare(transactions=("ITI-78", "ITI-83"))
+
+
+def _serve(hub: Hub, request: service.HttpRequest) -> service.Answer:
+    started = time.perf_counter()
+    answer = service.handle(hub, request)
+    endpoints.account(hub, PATH, answer.transaction, answer.outcome, started, request.peer, answer.who)
+    return answer
+
+
+def _write(request: server.Request, answer: service.Answer) -> None:
+    if request._disconnected or request.finished:
+        return
+    request.setResponseCode(answer.status)
+    request.setHeader(b"content-type", answer.content_type.encode("latin-1"))
+    request.setHeader(b"content-length", str(len(answer.body)).encode("ascii"))
+    for name, value in answer.headers:
+        request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
+    request.write(answer.body)
+    request.finish()
+
+
+class PatientResource(resource.Resource):
+    """`/fhir/Patient` (ITI-78 search), `/fhir/Patient/[id]` (ITI-78 retrieve),
+    `/fhir/Patient/$ihe-pix` (ITI-83)."""
+
+    isLeaf = True
+
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def render(self, request: server.Request) -> Any:
+        method = request.method.decode("ascii", "replace")
+        if method not in {"GET", "POST"}:
+            request.setResponseCode(405)
+            request.setHeader(b"allow", b"GET, POST")
+            return b""
+        query = urlsplit(request.uri).query.decode("utf-8", "replace")
+        address = request.getClientAddress()
+        http_request = service.HttpRequest(
+            method=method,
+            path=[segment.decode("utf-8", "replace") for segment in request.postpath or [] if segment],
+            parameters=parse_qsl(query, keep_blank_values=True),
+            accept=(request.getHeader(b"accept") or b"").decode("latin-1"),
+            content_type=(request.getHeader(b"content-type") or b"").decode("latin-1"),
+            body=request.content.read() if request.content is not None else b"",
+            base_url=f"{self.hub.public_base_url}/fhir",
+            peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
+            authorization=(request.getHeader(b"authorization") or b"").decode("latin-1"),
+        )
+        d = self.hub.in_thread(_serve, self.hub, http_request)
+        d.addCallback(lambda answer: _write(request, answer))
+        d.addErrback(self._failed, request)
+        return server.NOT_DONE_YET
+
+    def _failed(self, failure: Any, request: server.Request) -> None:
+        log.err(failure, "FHIR endpoint failure")
+        _write(request, service.Answer(500, "text/plain", b"internal error\n"))

@@ -10,7 +10,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub import xmlsafe
+from hub.wire import xmlsafe
 
 FHIR_NS = "http://hl7.org/fhir"
 JSON = "application/fhir+json"

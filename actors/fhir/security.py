@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 
 if TYPE_CHECKING:
     from hub.app import Hub

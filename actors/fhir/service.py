@@ -1,11 +1,10 @@
 """PDQm (ITI-78) and PIXm (ITI-83) over the identity store: one store transaction per
 request, the answer as (HTTP status, resource) in the format the client asked for.
-Runs in the hub's thread pool; `actors.fhir.web` only moves bytes.
+Runs in the hub's thread pool; `actors.fhir.binding` only moves bytes and records the request.
 """
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,6 @@ from actors.fhir import pdqm, pixm, resources, security
 from actors.identity import core, query, upstream
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access
-from hub import audit
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -52,6 +50,10 @@ class Answer:
     content_type: str
     body: bytes
     headers: tuple[tuple[str, str], ...] = ()
+    # What the host records of the request (audit and metrics, `hub.endpoints.account`).
+    transaction: str = "ITI-78"
+    outcome: str = "error"
+    who: str | None = None
 
 
 def _outcome(status: int, code: str, diagnostics: str, media: str, expression: str = "") -> Answer:
@@ -59,49 +61,60 @@ def _outcome(status: int, code: str, diagnostics: str, media: str, expression: s
     return Answer(status, fhir_format.content_type(media), fhir_format.serialise(resource, media))
 
 
+PIX_TRANSACTION = "ITI-83"
+
+
 def _format_parameter(parameters: list[tuple[str, str]]) -> str | None:
     return next((value for name, value in parameters if name == "_format"), None)
 
 
 def handle(hub: Hub, request: HttpRequest) -> Answer:
-    """Answer one request to `/fhir/Patient...` (never raises)."""
-    started = time.perf_counter()
-    transaction, outcome = "ITI-78", "error"
+    """Answer one request to `/fhir/Patient...` (never raises); the answer says which
+    transaction it was, its outcome and the caller, for the host to record."""
+    transaction = PIX_TRANSACTION if request.path and request.path[0] == PIX_OPERATION else "ITI-78"
+    try:
+        answer = _answer(hub, request, transaction)
+    except _Refused as refused:
+        answer = refused.answer
+        answer.outcome = "refused"
+    except Exception:
+        log.exception("internal error in /fhir/Patient (%s)", transaction)
+        answer = _outcome(500, "exception", "internal error; the request was not processed", fhir_format.JSON)
+    answer.transaction = transaction
+    return answer
+
+
+class _Refused(Exception):
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.status)
+        self.answer = answer
+
+
+def _answer(hub: Hub, request: HttpRequest, transaction: str) -> Answer:
     try:
         media = fhir_format.negotiate(_format_parameter(request.parameters), request.accept)
     except fhir_format.NotAcceptable as exc:
-        return _outcome(406, "not-supported", f"_format {exc} is not supported", fhir_format.JSON)
-    caller: Any = None
+        raise _Refused(_outcome(406, "not-supported", f"_format {exc} is not supported", fhir_format.JSON)) from None
     try:
-        if request.path and request.path[0] == PIX_OPERATION:
-            transaction = "ITI-83"
-        try:
-            caller = security.principal(hub, request.authorization, transaction)
-        except security.Unauthenticated as exc:
-            answer = _outcome(exc.status, exc.code, exc.diagnostics, media)
-            if exc.status == 401:
-                answer.headers = (("WWW-Authenticate", "SAML"),)
-            outcome = "refused"
-            return answer
-        if transaction == "ITI-83":
-            answer = _pix(hub, request, media, caller)
-        elif request.method != "GET":
-            answer = Answer(405, "text/plain", b"GET a search or a Patient; $ihe-pix takes GET or POST\n", (("Allow", "GET"),))
-        elif len(request.path) == 1:
-            answer = _read(hub, request, request.path[0], media, caller)
-        elif not request.path:
-            answer = _search(hub, request, media, caller)
-        else:
-            answer = _outcome(404, "not-found", "no such resource", media)
-        outcome = "success" if answer.status < 400 else "refused"
-        return answer
-    except Exception:
-        log.exception("internal error in /fhir/Patient (%s)", transaction)
-        return _outcome(500, "exception", "internal error; the request was not processed", media)
-    finally:
-        who = getattr(caller, "audit_who", None) if caller is not None else None
-        hub.audit(audit.AuditEvent(transaction, outcome, who=who, peer=request.peer))
-        hub.metrics.observe("https", "/fhir/Patient", transaction, outcome, time.perf_counter() - started)
+        caller = security.principal(hub, request.authorization, transaction)
+    except security.Unauthenticated as exc:
+        answer = _outcome(exc.status, exc.code, exc.diagnostics, media)
+        if exc.status == 401:
+            answer.headers = (("WWW-Authenticate", "SAML"),)
+        raise _Refused(answer) from None
+    if transaction == PIX_TRANSACTION:
+        answer = _pix(hub, request, media, caller)
+    elif request.method != "GET":
+        answer = Answer(405, "text/plain", b"GET a search or a Patient; $ihe-pix takes GET or POST\n", (("Allow", "GET"),))
+    elif len(request.path) == 1:
+        answer = _read(hub, request, request.path[0], media, caller)
+    elif not request.path:
+        answer = _search(hub, request, media, caller)
+    else:
+        answer = _outcome(404, "not-found", "no such resource", media)
+    answer.outcome = "success" if answer.status < 400 else "refused"
+    answer.who = getattr(caller, "audit_who", None) if caller is not None else None
+    return answer
 
 
 # -- ITI-78 -----------------------------------------------------------------------------------

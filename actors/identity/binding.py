@@ -7,7 +7,8 @@ from typing import Any
 
 from twisted.internet.task import LoopingCall
 
-from hub import hl7v2, mllp
+from hub import mllp
+from hub.wire import hl7v2
 
 from actors.identity import er7, pam, pdq, pix, query, upstream
 from actors.identity.notify import RETRY_AFTER, TIMEOUT_SECONDS, Notifier

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.store.models.identity import (
     Encounter,
     IdentityDomain,
@@ -33,7 +33,7 @@ from actors.identity import ins, matching
 from actors.identity.events import IdentifierChanged, PatientsLinked, PatientsMerged, publish
 from actors.identity.model import Cx, Hd, IdentityStatus, Traits, normalise
 
-# The core reports its refusals in the vocabulary of HL7 table 0357 (`hub.hl7v2.ERR_*`).
+# The core reports its refusals in the vocabulary of HL7 table 0357 (`hub.wire.hl7v2.ERR_*`).
 
 # The empty-string marker PAM-FR sends in CX-1 to remove an INS (A47).
 DELETE_MARKER = '""'

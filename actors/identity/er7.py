@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from actors.identity.model import Address, Cx, Hd, PersonName
-from hub.hl7v2 import escape as escape
+from hub.wire.hl7v2 import escape as escape
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.store import Store
 from hub.store.models.identity import PixNotification
 

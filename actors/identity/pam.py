@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.store.models.identity import Encounter, Movement
 
 from actors.identity import core, er7

@@ -4,7 +4,7 @@ its ERR-2 location; empty fields are not checked (they are RE or O). ZBE is read
 checked by `pam.read_zbe`."""
 from __future__ import annotations
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity import er7
 from actors.identity.v2 import refusal

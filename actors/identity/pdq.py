@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity import core, er7, query
 from actors.identity.core import Context

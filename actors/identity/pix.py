@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity import core, er7, query
 from actors.identity.core import Context, Location

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.store import Store
 
 from actors.identity import core, notify, query, upstream

@@ -50,7 +50,8 @@ from zeep import Client, Settings
 from zeep.transports import Transport
 from zeep.wsa import WsAddressingPlugin
 
-from hub import hl7v2, mllp, xmlsafe
+from hub import mllp
+from hub.wire import hl7v2, xmlsafe
 from hub.config import ConfigError
 from hub.store import Store
 from hub.store.models.identity import PixNotification

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity import er7, ins
 from actors.identity.core import IdentityError, IncomingIdentity, Location

@@ -20,7 +20,7 @@ from actors.identity.model import Cx, Hd
 from actors.identity.query import DemographicsQuery
 from actors.pixpdqv3 import hl7v3
 from actors.pixpdqv3.pdq import PdqRequest
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.pixpdqv3 import Pdqv3PendingQuery
 
 # Most persons read ahead to report resultRemainingQuantity.

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity.core import IdentityError, IncomingIdentity, Location
 from actors.identity.model import Cx, Traits

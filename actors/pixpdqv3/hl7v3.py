@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity.model import Address, Cx, Hd, PersonName
 
@@ -35,7 +35,7 @@ MCCI_IN000002UV01 = "MCCI_IN000002UV01"  # accept acknowledgement
 
 # HL7 table 0357 (message error condition codes), the code system of acknowledgement
 # details in IHE PIX/PDQ v3 (ITI TF-2b 3.45.4.2.3, 3.47.4.2.3).
-TABLE_0357 = "2.16.840.1.113883.12.357"  # its codes: hub.hl7v2.ERR_*
+TABLE_0357 = "2.16.840.1.113883.12.357"  # its codes: hub.wire.hl7v2.ERR_*
 
 # Acknowledgement type codes (HL7 AcknowledgementType): application accept/error/reject.
 AA, AE, AR = "AA", "AE", "AR"

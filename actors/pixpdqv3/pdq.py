@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity import query as core_query
 from actors.identity.model import Cx, Hd

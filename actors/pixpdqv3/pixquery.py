@@ -8,7 +8,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from hub import hl7v2
+from hub.wire import hl7v2
 
 from actors.identity.model import Cx, Hd
 from actors.pixpdqv3 import hl7v3

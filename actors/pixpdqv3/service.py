@@ -17,8 +17,8 @@ from actors.identity import upstream
 from actors.identity.service import IdentityService, policy_from_config
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
 from actors.pixpdqv3.hl7v3 import AA, AE, Detail, MessageError
-from hub import hl7v2
-from hub.soap import SoapRequest, SoapResponse
+from hub.wire import hl7v2
+from hub.wire.soap import SoapRequest, SoapResponse
 
 if TYPE_CHECKING:
     from hub.app import Hub

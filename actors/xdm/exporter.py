@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actors.xds import constants as c
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.xds import XdsAssociation, XdsDocument, XdsDocumentEntry, XdsSubmissionSet
 
 RIM = f"{{{c.RIM}}}"

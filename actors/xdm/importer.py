@@ -31,7 +31,7 @@ from actors.xds.metadata import parse_submission
 from actors.xds.patients import StorePatientDirectory
 from actors.xds.registry import RegistrySettings
 from actors.xds.repository import ProvideAndRegisterRequest, RepositorySettings, provide_and_register
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store import Store
 
 RIM = f"{{{c.RIM}}}"

@@ -18,7 +18,7 @@ from actors.xdm.importer import ImportSettings, import_medium
 from actors.xds import constants as c
 from actors.xds.content import cda_gate
 from actors.xds.errors import RegistryError, registry_response
-from hub import soap
+from hub.wire import soap
 
 if TYPE_CHECKING:
     from hub.app import Hub

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from actors.xds import constants as c
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.xds import XdsDocumentEntry, XdsFolder
 from vihf.policy import AccessPolicy
 from vihf.principal import Principal

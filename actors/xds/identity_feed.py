@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from actors.identity import events
 from actors.identity.model import Cx
 from actors.xds import constants as c
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.xds import (
     PatientObject,
     XdsDocumentEntry,

@@ -27,7 +27,7 @@ from actors.xds import constants as c
 from actors.xds import datatypes as dt
 from actors.xds.errors import RegistryError, error_list, status_of
 from actors.xds.registry import CODE_CONFIDENTIALITY, CODE_EVENT, CODE_FOLDER
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.xds import (
     PatientObject,
     XdsAssociation,

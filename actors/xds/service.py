@@ -32,7 +32,7 @@ from actors.xds.repository import (
     retrieve_response,
 )
 from actors.xds.validation import ITI42
-from hub.soap import SoapRequest, SoapResponse
+from hub.wire.soap import SoapRequest, SoapResponse
 
 if TYPE_CHECKING:
     from hub.app import Hub

@@ -15,7 +15,7 @@ from lxml import etree
 from cda.service import ACTION_VALIDATE, NAMESPACE
 from cda_testing import document_bytes, line_of
 from conformance import cda_samples
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 from vihf import wsse
 
 VAL = f"{{{NAMESPACE}}}"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 from lxml import etree
 
-from hub import mtom, soap, xmlsafe
+from hub.wire import mtom, soap, xmlsafe
 
 LIMITS = soap.Limits()
 

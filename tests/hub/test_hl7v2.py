@@ -6,7 +6,8 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from hub import hl7v2, mllp
+from hub import mllp
+from hub.wire import hl7v2
 
 MSG = "MSH|^~\\&|GAM|CHVF|TSNHUB|PFT|20260101120000||ADT^A28^ADT_A05|C42|P|2.5^FRA^2.11|||||FRA|8859/1\rPID|||1\r"
 

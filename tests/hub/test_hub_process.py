@@ -11,7 +11,7 @@ import pytest
 import requests
 from lxml import etree
 
-from hub import soap
+from hub.wire import soap
 from conformance.hubprocess import HubProcess, mllp_exchange
 
 NS = {"s": soap.SOAP12, "wsa": soap.WSA}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from actors.identity import core, directory, events, query
 from actors.identity.core import Context, IdentityError, IncomingIdentity, Policy
 from actors.identity.model import Cx, Hd, IdentityStatus, PersonName, Traits
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.store import Store
 from hub.store.models.identity import IdentityEvent, IdentityHistory, IdentityIdentifier, IdentityPatient
 

@@ -22,7 +22,7 @@ from actors.identity.er7 import Er7Message
 from actors.identity.query import DemographicsQuery
 from actors.pixpdqv3 import pdq as pdqv3
 from conformance.hubprocess import HubProcess, launch_hub
-from hub import hl7v2
+from hub.wire import hl7v2
 from hub.config import ConfigError
 
 REGION = "2.999.20.1"  # assigning authority of the regional identity server

@@ -21,7 +21,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lxml import etree
 
 from conformance.hubprocess import HubProcess, launch_hub
-from hub import mtom
+from hub.wire import mtom
 from hub.metrics import Metrics
 
 WSDL_SOAP12 = "{http://schemas.xmlsoap.org/wsdl/soap12/}address"

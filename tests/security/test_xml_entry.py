@@ -1,4 +1,4 @@
-"""Issue 18, findings 1 and 3: the hardened XML entry (`hub.xmlsafe`).
+"""Issue 18, findings 1 and 3: the hardened XML entry (`hub.wire.xmlsafe`).
 
 Finding 1: a DOCTYPE placed after 4 KB of padding, or in UTF-16, reached libxml2, which
 (through `collect_ids=False`) opened the file it named, told the caller what the path
@@ -26,7 +26,7 @@ import requests
 from lxml import etree
 
 from conformance.hubprocess import ROOT, HubProcess
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 
 SOAP12 = soap.SOAP12
 WSA = soap.WSA
@@ -111,7 +111,7 @@ def test_encodings_that_could_hide_markup_are_refused(document: bytes) -> None:
 def test_fifo_doctype_returns_promptly_and_never_blocks(fifo: Path) -> None:
     # In a subprocess: a parse that blocked on the FIFO would hang this test run forever.
     script = f"""
-from hub import xmlsafe
+from hub.wire import xmlsafe
 for document in ({late_doctype(fifo.as_uri())!r}, {utf16_doctype(str(fifo))!r}):
     try:
         xmlsafe.parse(document)
@@ -200,7 +200,7 @@ def test_strace_sees_no_file_opened_by_the_parser_or_the_entry(tmp_path: Path, f
     script = tmp_path / "probe.py"
     script.write_text(textwrap.dedent(f"""
         from lxml import etree
-        from hub import xmlsafe
+        from hub.wire import xmlsafe
         for document in {documents!r}:
             try:
                 etree.fromstring(document, xmlsafe.new_parser()).getroottree().xinclude()

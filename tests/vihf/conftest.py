@@ -19,7 +19,7 @@ from conformance import vihf_samples
 from hub import pki as hub_pki
 from hub.store import Store
 from vihf.issue import Signer, sign
-from vihf.replay import ReplayCache
+from hub.store.replay import ReplayCache
 from vihf.trust import TrustStore
 from vihf.verify import Settings, Verifier
 from vihf_testing import FACTS, SOURCES, Facts, refresh

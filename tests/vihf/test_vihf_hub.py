@@ -16,10 +16,10 @@ from lxml import etree
 from sqlalchemy import create_engine, func, select
 
 from conformance.hubprocess import HubProcess, launch_hub
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 from hub.store.models.audit import AuditRecord
 from vihf import faults, names, wsse
-from vihf.soap import NS, WHOAMI_ACTION, WHOAMI_PATH, WHOAMI_TRANSACTION, WHOAMI_WSDL
+from hub.authentication import NS, WHOAMI_ACTION, WHOAMI_PATH, WHOAMI_TRANSACTION, WHOAMI_WSDL
 from vihf_testing import OTHER_NAME_ID, OTHER_STRUCTURE, S, attribute
 
 DS = f"{{{names.DS}}}"

@@ -8,7 +8,7 @@ import pytest
 import signxml
 from lxml import etree
 
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from vihf import names
 from vihf.issue import Signer, issue, roles_from
 from vihf.principal import Code

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from vihf import dn, faults, names, signature
 from vihf.faults import VihfFault
 from vihf.parse import AssertionFormatError, parse_assertion

@@ -2,7 +2,7 @@
 corpus, on the shared composed templates)."""
 from __future__ import annotations
 
-from hub.soap import WSSE
+from hub.wire.soap import WSSE
 from vihf import faults
 from vihf.policy import AccessPolicy
 from vihf.principal import PatientId

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from hub.store import Store
 from hub.store.models.vihf import VihfReplay
-from vihf.replay import ReplayCache
+from hub.store.replay import ReplayCache
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -16,10 +16,10 @@ from lxml import etree
 import vihf.revocation
 from conformance.hubprocess import HubProcess
 from hub import pki as hub_pki
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 from vihf import faults, wsse
 from vihf.issue import Signer
-from vihf.soap import WHOAMI_ACTION
+from hub.authentication import WHOAMI_ACTION
 from vihf.trust import TrustStore, TrustStoreError
 from vihf.verify import Settings, Verifier
 from vihf_testing import request_header

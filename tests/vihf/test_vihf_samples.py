@@ -17,7 +17,7 @@ from vihf import faults, names
 from vihf.faults import VihfFault
 from vihf.issue import build
 from vihf.parse import attributes, parse_assertion, text
-from vihf.replay import ReplayCache
+from hub.store.replay import ReplayCache
 from vihf.trust import TrustStore
 from vihf.verify import Settings, Verifier
 from vihf_testing import S, TEMPLATES, attribute, request_header

@@ -139,7 +139,7 @@ def test_rsa_sha1_is_refused_by_default(verifier, signed) -> None:
 
 
 def test_rsa_sha1_is_accepted_when_configuration_allows_it(pki, store, signed) -> None:
-    from vihf.replay import ReplayCache
+    from hub.store.replay import ReplayCache
     from vihf.trust import TrustStore
 
     legacy = Verifier(TrustStore.load(pki / "ca.pem"), ReplayCache(store), Settings(allow_sha1=True))
@@ -307,7 +307,7 @@ def test_unknown_vihf_version_is_an_invalid_token(verifier, signed) -> None:
 
 
 def test_version_4_is_accepted_and_configuration_can_narrow_the_versions(pki, store, signed) -> None:
-    from vihf.replay import ReplayCache
+    from hub.store.replay import ReplayCache
     from vihf.trust import TrustStore
 
     def version_4(assertion: etree._Element) -> None:
@@ -393,7 +393,7 @@ def test_replayed_assertion_id_fails_authentication(verifier, signed) -> None:
 
 
 def test_replay_is_detected_by_another_process_on_the_same_store(pki, store, signed) -> None:
-    from vihf.replay import ReplayCache
+    from hub.store.replay import ReplayCache
     from vihf.trust import TrustStore
 
     first = Verifier(TrustStore.load(pki / "ca.pem"), ReplayCache(store))

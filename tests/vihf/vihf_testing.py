@@ -123,7 +123,7 @@ def attribute(assertion: etree._Element, name: str) -> etree._Element:
 def request_header(assertion: etree._Element | None, security: etree._Element | None = None) -> etree._Element:
     """The SOAP header of a request carrying `assertion` (or the given `wsse:Security`),
     serialised and parsed back as the hub receives it."""
-    from hub import soap, xmlsafe
+    from hub.wire import soap, xmlsafe
     from vihf import wsse
 
     body = etree.Element("{urn:tsnhub:vihf}WhoAmI")

@@ -13,7 +13,7 @@ from xdm_media import AFFINITY, MEDIUM_PATIENT, PATIENT, REPOSITORY
 from actors.xds import constants as c
 from actors.xds.patients import add_known_patient
 from conformance.hubprocess import HubProcess
-from hub import mtom, soap
+from hub.wire import mtom, soap
 from hub.store import Store
 from vihf import wsse
 from vihf.issue import Signer, issue

@@ -30,7 +30,7 @@ from conformance.xds_metadata import (
     new_oid,
     submit_objects_request,
 )
-from hub import soap, xmlsafe
+from hub.wire import soap, xmlsafe
 from hub.store import Store
 from vihf import wsse
 

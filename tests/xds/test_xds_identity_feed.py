@@ -14,7 +14,7 @@ from actors.xds import identity_feed
 from actors.xds.query import QuerySettings, run
 from conformance.xds_client import adhoc_query, quoted, quoted_list
 from conformance.xds_metadata import DocumentSpec, FolderSpec
-from hub import xmlsafe
+from hub.wire import xmlsafe
 from hub.store.models.xds import XdsDocumentEntry, XdsFolder, XdsSubmissionSet
 
 

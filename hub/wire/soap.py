@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from hub import mtom, xmlsafe
+from hub.wire import mtom, xmlsafe
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"

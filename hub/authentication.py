@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from hub import soap
+from hub.store.replay import ReplayCache
+from hub.wire import soap
 from vihf.policy import AccessPolicy
 from vihf.principal import Code, Principal
 from vihf.trust import TrustStoreError
@@ -45,7 +46,7 @@ WHOAMI_PATH = "/vihf/whoami"
 WHOAMI_ACTION = "urn:tsnhub:vihf:WhoAmI"
 WHOAMI_RESPONSE_ACTION = "urn:tsnhub:vihf:WhoAmIResponse"
 WHOAMI_TRANSACTION = "VIHF-WhoAmI"
-WHOAMI_WSDL = Path(__file__).with_name("whoami.wsdl")
+WHOAMI_WSDL = Path(__file__).resolve().parent.parent / "vihf" / "whoami.wsdl"
 
 
 class VihfAuthenticator:
@@ -61,7 +62,7 @@ class VihfAuthenticator:
         with self._lock:
             if self._verifier is None:
                 try:
-                    self._verifier = Verifier.from_config(self.hub.config, self.hub.store)
+                    self._verifier = Verifier.from_config(self.hub.config, ReplayCache(self.hub.store))
                 except TrustStoreError as exc:
                     log.error("VIHF verification unavailable: %s", exc)
                     raise soap.SoapFault("Receiver", "the hub cannot verify VIHF assertions (trust store)") from None
