@@ -12,12 +12,12 @@ The assertion is inserted unchanged (a signed assertion must stay byte-for-byte 
 from __future__ import annotations
 
 import copy
-import uuid
 from collections.abc import Callable
 from typing import Any, TypeAlias, Union
 
 from lxml import etree
 
+from hub.wire import soap
 from vihf import names
 
 SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
@@ -36,17 +36,10 @@ def security_header(assertion: etree._Element) -> etree._Element:
 
 def envelope(action: str, body: etree._Element, assertion: etree._Element | None, to: str | None = None) -> bytes:
     """A SOAP 1.2 request with WS-Addressing headers and, when given, the VIHF header."""
-    root = etree.Element(f"{{{SOAP12}}}Envelope", nsmap={"soap": SOAP12, "wsa": WSA})
-    header = etree.SubElement(root, f"{{{SOAP12}}}Header")
-    action_element = etree.SubElement(header, f"{{{WSA}}}Action")
-    action_element.set(f"{{{SOAP12}}}mustUnderstand", "true")
-    action_element.text = action
-    etree.SubElement(header, f"{{{WSA}}}MessageID").text = f"urn:uuid:{uuid.uuid4()}"
-    if to:
-        etree.SubElement(header, f"{{{WSA}}}To").text = to
+    root, header, soap_body = soap.addressed_envelope(action, to=to)
     if assertion is not None:
         header.append(security_header(assertion))
-    etree.SubElement(root, f"{{{SOAP12}}}Body").append(body)
+    soap_body.append(body)
     return bytes(etree.tostring(root, encoding="UTF-8", xml_declaration=True))
 
 

@@ -207,7 +207,11 @@ def parse_request(content_type: str, body: bytes, limits: Limits) -> SoapRequest
     )
 
 
-def _envelope(action: str, relates_to: str | None) -> tuple[etree._Element, etree._Element]:
+def addressed_envelope(
+    action: str, relates_to: str | None = None, to: str | None = None
+) -> tuple[etree._Element, etree._Element, etree._Element]:
+    """(Envelope, Header, Body) of a SOAP 1.2 message with its WS-Addressing headers:
+    Action (mustUnderstand), a new MessageID, and RelatesTo / To when given."""
     envelope = etree.Element(f"{{{SOAP12}}}Envelope", nsmap={"soap": SOAP12, "wsa": WSA})
     header = etree.SubElement(envelope, f"{{{SOAP12}}}Header")
     action_element = etree.SubElement(header, f"{{{WSA}}}Action")
@@ -216,7 +220,14 @@ def _envelope(action: str, relates_to: str | None) -> tuple[etree._Element, etre
     etree.SubElement(header, f"{{{WSA}}}MessageID").text = f"urn:uuid:{uuid.uuid4()}"
     if relates_to:
         etree.SubElement(header, f"{{{WSA}}}RelatesTo").text = relates_to
+    if to:
+        etree.SubElement(header, f"{{{WSA}}}To").text = to
     body = etree.SubElement(envelope, f"{{{SOAP12}}}Body")
+    return envelope, header, body
+
+
+def _envelope(action: str, relates_to: str | None) -> tuple[etree._Element, etree._Element]:
+    envelope, _, body = addressed_envelope(action, relates_to)
     return envelope, body
 
 
