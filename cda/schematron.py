@@ -46,14 +46,16 @@ class SchematronError(ValueError):
     """A configured schematron cannot be read or compiled."""
 
 
-class _LocalFilesOnly(etree.Resolver):  # type: ignore[misc]
+class _LocalFilesOnly(etree.Resolver):
     """External entities and includes only from inside the schematron's folder."""
 
     def __init__(self, base: Path) -> None:
         super().__init__()
         self.base = base
 
-    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+        if system_url is None:
+            raise SchematronError(f"an external resource without a URL is outside the schematron folder {self.base}")
         path = Path(system_url.removeprefix("file://")).resolve()
         if not path.is_relative_to(self.base):
             raise SchematronError(f"{system_url} is outside the schematron folder {self.base}")

@@ -10,22 +10,14 @@ RuleSets, one Step per validation step with its findings, and the Gazelle-like
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from cda import render
-from cda.engine import Validator, ValidatorConfig
-from cda.gate import POLICIES
+from cda.engine import Validator
 from cda.profiles import PROFILES
 from cda.report import Report
-from cda.schema import SchemaConfigurationError
-from cda.schematron import SchematronError
 from hub.wire import soap
-from hub.config import ConfigError
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 PATH = "/validation"
 NAMESPACE = "urn:tsnhub:validation"
@@ -66,7 +58,7 @@ class ValidationService:
     def __init__(self, validator: Validator) -> None:
         self.validator = validator
 
-    def validate(self, request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
+    def validate(self, request: soap.SoapRequest) -> soap.SoapResponse:
         body = request.body
         if body.tag != _q("ValidateRequest"):
             raise soap.sender_fault(f"expected {{{NAMESPACE}}}ValidateRequest")
@@ -80,21 +72,3 @@ class ValidationService:
         data = request.binary(document)
         report = self.validator.validate(data, profile, name)
         return soap.SoapResponse(response_body(report), ACTION_VALIDATE_RESPONSE)
-
-
-def install(hub: Hub) -> None:
-    """Register `/validation` with the `[cda]` configuration of the hub; an unusable schema
-    folder, schematron or gate policy is a configuration error (the hub does not start)."""
-    section = hub.config.cda
-    if section.submission_gate not in POLICIES:
-        raise ConfigError(f"[cda] submission_gate must be one of {', '.join(POLICIES)}")
-    try:
-        validator = Validator(ValidatorConfig(
-            schema_dir=section.schema_dir,
-            schematrons=list(section.schematrons),
-            max_bytes=hub.config.server.max_request_bytes,
-        ))
-    except (SchemaConfigurationError, SchematronError) as exc:
-        raise ConfigError(f"[cda] {exc}") from None
-    service = ValidationService(validator)
-    hub.soap_endpoint(PATH, WSDL).operation(ACTION_VALIDATE, TRANSACTION, service.validate)

@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
         return execute(https_url, mllp, pki)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     conformance = sub.add_parser(
         "conformance", help="Gazelle-style test plans against the hub or another system",
         description="Conformance test plans: simulators of the peer actors check a system under test.",

@@ -161,7 +161,8 @@ def launch_hub(base: Path, pki_dir: Path, config: str = "", *args: str, timeout:
             raise RuntimeError("hub did not start in time:\n" + "".join(hub.output))
 
     def drain() -> None:
-        for line in process.stdout:  # type: ignore[union-attr]
+        assert process.stdout is not None
+        for line in process.stdout:
             hub.output.append(line)
 
     threading.Thread(target=drain, daemon=True).start()

@@ -232,7 +232,7 @@ def find_documents(sut: Sut) -> None:
         e.get("value") for e in answer.body.iter(f"{{{c.RIM}}}ExternalIdentifier")
         if e.get("identificationScheme") == c.XDSDocumentEntry_uniqueId
     }
-    expect(sut.state["document"].unique_id in unique_ids, f"uniqueIds found: {sorted(unique_ids)}")
+    expect(sut.state["document"].unique_id in unique_ids, f"uniqueIds found: {sorted(unique_ids, key=str)}")
     repositories = {
         v.text for s in answer.body.iter(f"{{{c.RIM}}}Slot") if s.get("name") == "repositoryUniqueId"
         for v in s.iter(f"{{{c.RIM}}}Value")

@@ -136,13 +136,14 @@ class XdsClient:
         answer = self.post(self.repository_url, c.ACTION_ITI43, body, {} if mtom_ else None)
         contents: dict[str, bytes] = {}
         for item in answer.body.iterfind(f"{{{c.XDSB}}}DocumentResponse"):
-            document = item.find(f"{{{c.XDSB}}}Document")
-            include = document.find("{http://www.w3.org/2004/08/xop/include}Include")
+            content = item.find(f"{{{c.XDSB}}}Document")
+            assert content is not None
+            include = content.find("{http://www.w3.org/2004/08/xop/include}Include")
             unique_id = item.findtext(f"{{{c.XDSB}}}DocumentUniqueId") or ""
             if include is not None:
                 contents[unique_id] = answer.parts[mtom.normalise_cid(include.get("href", ""))]
             else:
-                contents[unique_id] = base64.b64decode(document.text or "")
+                contents[unique_id] = base64.b64decode(content.text or "")
         return answer, contents
 
 
@@ -202,7 +203,8 @@ class MtomTransport(Transport):
         _, params = mtom.parse_content_type(headers.get("Content-Type", ""))
         content_type, chunks = mtom.build(etree.tostring(envelope, encoding="UTF-8", xml_declaration=True), parts.items(), params.get("action"))
         headers = dict(headers, **{"Content-Type": content_type})
-        return self.post(address, b"".join(bytes(x) for x in chunks), headers)  # type: ignore[no-any-return]
+        answer: requests.Response = self.post(address, b"".join(bytes(x) for x in chunks), headers)
+        return answer
 
 
 def zeep_client(session: requests.Session, wsdl_url: str, assertion: AssertionSource | None = None) -> zeep.Client:
@@ -222,7 +224,9 @@ def zeep_provide_and_register(
     """ITI-41 through zeep: the metadata (an lcm:SubmitObjectsRequest built by
     `conformance.xds_metadata`) as the any-content of rim:RegistryObjectList, the
     documents as bytes (sent as MTOM parts by `MtomTransport`)."""
-    objects = list(request.find(f"{{{c.RIM}}}RegistryObjectList"))
+    object_list = request.find(f"{{{c.RIM}}}RegistryObjectList")
+    assert object_list is not None
+    objects = list(object_list)
     operation = getattr(client.service, "DocumentRepository_ProvideAndRegisterDocumentSet-b")
     return operation(
         SubmitObjectsRequest={"RegistryObjectList": {"_value_1": objects}},

@@ -37,7 +37,7 @@ T = TypeVar("T")
 INSTALLERS: tuple[str, ...] = (
     "hub.authentication",
     "actors.identity.binding",
-    "cda.service",
+    "cda.binding",
     "actors.xds.binding",
     "actors.pixpdqv3.binding",
     "actors.xdm.binding",
@@ -137,6 +137,7 @@ class Hub:
         self._mllp_factory: mllp.MLLPFactory | None = None
         self._client_tls: stdlib_ssl.SSLContext | None = None
         self._https: IListeningPort | None = None
+        self._shared: dict[type, object] = {}
         for path in CONTRACT_SOAP_ENDPOINTS:
             self.soap_endpoint(path)
 
@@ -153,6 +154,18 @@ class Hub:
         if store_bound is not None:
             endpoint.store_bound = store_bound
         return endpoint
+
+    def shared(self, kind: type[T], make: Callable[[], T]) -> T:
+        """The one `kind` of this hub, made by `make` the first time a binding asks: how
+        bindings share a service (the identity service behind the v2, v3 and FHIR
+        transports) whatever the order they are installed in. Called at installation,
+        on the reactor thread."""
+        found = self._shared.get(kind)
+        if found is None:
+            found = self._shared[kind] = make()
+        if not isinstance(found, kind):
+            raise TypeError(f"the shared {kind.__name__} is a {type(found).__name__}")
+        return found
 
     def mount(self, path: str, resource: Any) -> None:
         """An HTTP resource of its own (FHIR, pages) at `path`."""

@@ -12,10 +12,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from hub.store import Store
+from hub.store.base import table
 from hub.store.models.audit import AuditRecord
 
 MAX_DETAIL = 2000
-_INSERT = insert(AuditRecord.__table__)  # type: ignore[arg-type]
+_INSERT = insert(table(AuditRecord))
 
 
 @dataclass(frozen=True)

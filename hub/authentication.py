@@ -23,18 +23,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
+from hub.config import Config
 from hub.store.replay import ReplayCache
 from hub.wire import soap
+from vihf.faults import VihfRefusal
 from vihf.policy import AccessPolicy
 from vihf.principal import Code, Principal
 from vihf.trust import TrustStoreError
-from vihf.verify import Verifier
+from vihf.verify import Settings, Verifier, locate
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -47,6 +50,25 @@ WHOAMI_ACTION = "urn:tsnhub:vihf:WhoAmI"
 WHOAMI_RESPONSE_ACTION = "urn:tsnhub:vihf:WhoAmIResponse"
 WHOAMI_TRANSACTION = "VIHF-WhoAmI"
 WHOAMI_WSDL = Path(__file__).resolve().parent.parent / "vihf" / "whoami.wsdl"
+
+
+def settings(config: Config) -> Settings:
+    """The verification settings of the hub's `[security]` keys and PKI folder."""
+    security = config.security
+    return Settings(
+        trust_store=config.trust_store_path,
+        crl_files=[Path(p) for p in security.crl_files],
+        clock_skew_seconds=security.clock_skew_seconds,
+        allow_sha1=security.allow_sha1,
+        accepted_vihf_versions=list(security.accepted_vihf_versions),
+        max_age_seconds=security.max_assertion_age_seconds,
+    )
+
+
+def soap_fault(refusal: VihfRefusal) -> soap.SoapFault:
+    """A refused assertion as SOAP 1.2 answers it: `Sender`, with the WS-Security code as
+    `wsse:` subcode."""
+    return soap.SoapFault("Sender", refusal.reason, ((soap.WSSE, refusal.subcode),))
 
 
 class VihfAuthenticator:
@@ -62,7 +84,7 @@ class VihfAuthenticator:
         with self._lock:
             if self._verifier is None:
                 try:
-                    self._verifier = Verifier.from_config(self.hub.config, ReplayCache(self.hub.store))
+                    self._verifier = Verifier.from_settings(settings(self.hub.config), ReplayCache(self.hub.store))
                 except TrustStoreError as exc:
                     log.error("VIHF verification unavailable: %s", exc)
                     raise soap.SoapFault("Receiver", "the hub cannot verify VIHF assertions (trust store)") from None
@@ -77,7 +99,16 @@ class VihfAuthenticator:
 
     def authenticate(self, request: soap.SoapRequest, transaction: str) -> Principal:
         """The verified Principal of `request`, or a SOAP fault (see `vihf.faults`)."""
-        principal = self.verifier.verify_header(request.header)
+        try:
+            return self.authenticate_assertion(locate(request.header), transaction)
+        except VihfRefusal as refusal:
+            raise soap_fault(refusal) from None
+
+    def authenticate_assertion(self, assertion: etree._Element, transaction: str) -> Principal:
+        """The verified Principal of an assertion carried otherwise than in a SOAP header
+        (the IUA SAML token of FHIR requests); raises `VihfRefusal`, or a `Receiver`
+        SOAP fault when the hub cannot verify assertions at all."""
+        principal = self.verifier.verify_assertion(assertion)
         if principal.break_the_glass:
             log.warning("%s access in %s by %s", principal.purpose, transaction, principal.audit_who)
         return principal
@@ -145,15 +176,13 @@ def describe(principal: Principal) -> etree._Element:
     return root
 
 
-def whoami(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
+def whoami(request: soap.SoapRequest, authenticator: VihfAuthenticator) -> soap.SoapResponse:
     """VIHF-WhoAmI: what the hub reads from the caller's assertion."""
     if request.body.tag != f"{{{NS}}}WhoAmI":
         raise soap.sender_fault("the body of a WhoAmI request must be vihf:WhoAmI")
     principal = request.principal
     if principal is None:
-        if hub.authenticator is None:
-            raise soap.SoapFault("Receiver", "no VIHF verifier is configured on this hub")
-        principal = hub.authenticator.authenticate(request, WHOAMI_TRANSACTION)
+        principal = authenticator.authenticate(request, WHOAMI_TRANSACTION)
         request.principal = principal
     body = describe(principal)
     patient = request.body.find(f"{{{NS}}}PatientId")
@@ -162,7 +191,7 @@ def whoami(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
         requested = "".join(patient.itertext()).strip()
         decision = AccessPolicy().may_query_patient(principal, requested)
         if not decision.allowed:
-            raise decision.fault()
+            raise soap_fault(decision.refusal())
         audit_patient = requested
         _add(body, "Access", decision.reason, allowed="true", breakTheGlass=str(decision.break_the_glass).lower())
     response = soap.SoapResponse(body, WHOAMI_RESPONSE_ACTION)
@@ -180,8 +209,8 @@ def install(hub: Hub) -> None:
         # is logged at start-up (requests are then refused).
         authenticator.prepare()
     hub.soap_endpoint(WHOAMI_PATH, WHOAMI_WSDL if WHOAMI_WSDL.exists() else None).operation(
-        WHOAMI_ACTION, WHOAMI_TRANSACTION, whoami
+        WHOAMI_ACTION, WHOAMI_TRANSACTION, partial(whoami, authenticator=authenticator)
     )
 
 
-__all__ = ["VihfAuthenticator", "describe", "install", "whoami"]
+__all__ = ["VihfAuthenticator", "describe", "install", "settings", "soap_fault", "whoami"]

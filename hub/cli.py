@@ -13,7 +13,7 @@ from typing import NoReturn
 from hub import config as hub_config
 
 # Modules exposing `register(subparsers)` for commands of their own.
-COMMAND_MODULES: tuple[str, ...] = ("vihf.cli", "cda.cli", "actors.xdm.binding", "conformance.cli")
+COMMAND_MODULES: tuple[str, ...] = ("vihf.cli", "cda.binding", "actors.xdm.binding", "conformance.cli")
 
 
 class Parser(argparse.ArgumentParser):

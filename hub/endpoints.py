@@ -16,15 +16,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
-from hub import audit
+from hub import audit, authentication
 from hub.wire import soap
+from vihf.faults import VihfRefusal
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
 log = logging.getLogger(__name__)
 
-SoapHandler = Callable[[soap.SoapRequest, "Hub"], soap.SoapResponse]
+# An operation's handler: the request in, the answer out. What else it needs (store,
+# settings, services) the actor's binding gives it when it registers (a context value
+# bound with functools.partial), never the hub itself.
+SoapHandler = Callable[[soap.SoapRequest], soap.SoapResponse]
 
 
 class Authenticator(Protocol):
@@ -33,6 +37,10 @@ class Authenticator(Protocol):
     identification of the caller, never the assertion itself)."""
 
     def authenticate(self, request: soap.SoapRequest, transaction: str) -> Any: ...
+
+    def authenticate_assertion(self, assertion: etree._Element, transaction: str) -> Any:
+        """The same for an assertion carried otherwise (a FHIR request's IUA SAML token);
+        raises `vihf.faults.VihfRefusal`."""
 
 
 @dataclass
@@ -107,11 +115,13 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
                 raise soap.SoapFault("Receiver", "no VIHF verifier is configured on this hub")
             request.principal = hub.authenticator.authenticate(request, transaction)
             who = _who(request.principal)
-        response = operation.handler(request, hub)
+        response = operation.handler(request)
         outcome = "refused" if response.audit_refusal else "success" if response.http_status < 400 else "error"
         patient, detail = response.audit_patient, response.audit_refusal
         return soap.encode_response(response, request)
-    except soap.SoapFault as fault:
+    except (soap.SoapFault, VihfRefusal) as raised:
+        # An actor refusing the caller raises vihf's refusal; SOAP answers it as a fault.
+        fault = authentication.soap_fault(raised) if isinstance(raised, VihfRefusal) else raised
         if fault.relates_to is None and request is not None:
             fault.relates_to = request.message_id
         outcome = "refused" if fault.code != "Receiver" else "error"

@@ -1,8 +1,12 @@
-"""SOAP 1.2 faults for refused assertions (WS-Security 1.0 §12 fault codes).
+"""Refused assertions: `VihfRefusal`, with one WS-Security 1.0 §12 fault code.
+
+vihf raises its own refusal; each transport maps it to its own vocabulary: the SOAP
+endpoints to a SOAP 1.2 `Sender` fault with the code as `wsse:` subcode
+(`hub.authentication.soap_fault`), FHIR to 401 with an OperationOutcome.
 
 Mapping chosen by the hub (no French text fixes it, spec §6):
 
-| problem | subcode |
+| problem | code |
 |---|---|
 | no `wsse:Security` header, or no assertion in it | `wsse:SecurityTokenUnavailable` |
 | unsigned; signature or digest does not verify; certificate not trusted, expired or not allowed to sign; `Issuer` is not the certificate subject; outside its validity window; replayed; patient differs from the request | `wsse:FailedAuthentication` |
@@ -12,31 +16,28 @@ Reasons say what is wrong and never echo the token or its values.
 """
 from __future__ import annotations
 
-from hub.wire.soap import WSSE, SoapFault
-
 INVALID_SECURITY_TOKEN = "InvalidSecurityToken"
 FAILED_AUTHENTICATION = "FailedAuthentication"
 SECURITY_TOKEN_UNAVAILABLE = "SecurityTokenUnavailable"
 
 
-class VihfFault(SoapFault):
-    """A refused assertion: SOAP 1.2 `Sender` fault with one `wsse:` subcode."""
+class VihfRefusal(Exception):
+    """A refused assertion: the WS-Security fault code (`subcode`, one of the constants
+    above) and a loggable reason."""
 
     def __init__(self, subcode: str, reason: str) -> None:
-        super().__init__("Sender", reason, ((WSSE, subcode),))
-
-    @property
-    def subcode(self) -> str:
-        return self.subcodes[0][1]
+        super().__init__(reason)
+        self.subcode = subcode
+        self.reason = reason
 
 
-def invalid_token(reason: str) -> VihfFault:
-    return VihfFault(INVALID_SECURITY_TOKEN, reason)
+def invalid_token(reason: str) -> VihfRefusal:
+    return VihfRefusal(INVALID_SECURITY_TOKEN, reason)
 
 
-def failed_authentication(reason: str) -> VihfFault:
-    return VihfFault(FAILED_AUTHENTICATION, reason)
+def failed_authentication(reason: str) -> VihfRefusal:
+    return VihfRefusal(FAILED_AUTHENTICATION, reason)
 
 
-def token_unavailable(reason: str) -> VihfFault:
-    return VihfFault(SECURITY_TOKEN_UNAVAILABLE, reason)
+def token_unavailable(reason: str) -> VihfRefusal:
+    return VihfRefusal(SECURITY_TOKEN_UNAVAILABLE, reason)

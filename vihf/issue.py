@@ -241,7 +241,7 @@ def issue(
     `roles` are Code values or `CODE` / `CODE^OID` strings; other options are those of
     `build`."""
     if all(isinstance(role, Code) for role in roles):
-        role_values: tuple[Code, ...] = tuple(roles)  # type: ignore[arg-type]
+        role_values: tuple[Code, ...] = tuple(role for role in roles if isinstance(role, Code))
     else:
         role_values = roles_from([str(role) for role in roles])
     assertion = build(

@@ -4,7 +4,7 @@ Actor handlers ask the policy before answering; it never raises, it returns a `D
 
     decision = AccessPolicy().may_read_documents(request.principal, patient_id)
     if not decision.allowed:
-        raise decision.fault()               # SOAP 1.2 fault, wsse:FailedAuthentication
+        raise decision.refusal()             # VihfRefusal, wsse:FailedAuthentication
         # ... or answer in the transaction's own vocabulary with decision.reason
         # (e.g. an XDS RegistryError, an HL7 v3 acknowledgement detail)
 
@@ -46,9 +46,9 @@ class Decision:
     reason: str
     break_the_glass: bool = False
 
-    def fault(self) -> faults.VihfFault:
-        """The refusal as a SOAP 1.2 fault (Sender, wsse:FailedAuthentication: the token
-        is not authorised for this request)."""
+    def refusal(self) -> faults.VihfRefusal:
+        """The refusal to raise (wsse:FailedAuthentication: the token is not authorised
+        for this request; a SOAP endpoint answers it as a Sender fault)."""
         return faults.failed_authentication(self.reason)
 
     def __bool__(self) -> bool:

@@ -185,7 +185,7 @@ def _context(certificate: x509.Certificate, der: bytes, allow_sha1: bool) -> xml
 
 def verify(assertion: etree._Element, allow_sha1: bool = False) -> Verified:
     """Verify the enveloped signature of `assertion` in place (its own document) and
-    return the signed content, or raise a `VihfFault`."""
+    return the signed content, or raise a `VihfRefusal`."""
     if assertion.tag != _ASSERTION:
         raise faults.invalid_token("the security token is not a saml2:Assertion")
     assertion_id = (assertion.get("ID") or "").strip()

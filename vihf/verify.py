@@ -21,12 +21,11 @@ from pathlib import Path
 
 from lxml import etree
 
-from hub.config import Config
 from vihf import content, dn, faults, names, signature
 from vihf.parse import AssertionFormatError, parse_assertion
 from vihf.principal import Principal
 from vihf.replay import ReplayCache
-from vihf.trust import TrustStore
+from vihf.trust import TrustStore, TrustStoreError
 
 _SECURITY = f"{{{names.WSSE}}}Security"
 _ASSERTION = f"{{{names.SAML}}}Assertion"
@@ -39,22 +38,16 @@ def _utcnow() -> datetime:
 
 @dataclass
 class Settings:
-    """The `[security]` keys that govern VIHF verification."""
+    """What governs VIHF verification: the trust store and its CRLs, the clock skew, SHA-1
+    acceptance, the VIHF versions accepted and the oldest assertion accepted (the host
+    fills them from its `[security]` keys)."""
 
+    trust_store: Path | None = None
+    crl_files: Collection[Path] = ()
     clock_skew_seconds: int = 120
     allow_sha1: bool = False
     accepted_vihf_versions: Collection[str] = field(default_factory=lambda: list(names.VIHF_VERSIONS_KNOWN))
     max_age_seconds: int = DEFAULT_MAX_AGE_SECONDS
-
-    @classmethod
-    def from_config(cls, config: Config) -> Settings:
-        security = config.security
-        return cls(
-            clock_skew_seconds=security.clock_skew_seconds,
-            allow_sha1=security.allow_sha1,
-            accepted_vihf_versions=list(security.accepted_vihf_versions),
-            max_age_seconds=security.max_assertion_age_seconds,
-        )
 
 
 def locate(header: etree._Element | None) -> etree._Element:
@@ -89,13 +82,12 @@ class Verifier:
         self.clock = clock
 
     @classmethod
-    def from_config(cls, config: Config, replay: ReplayCache | None) -> Verifier:
-        """Trust store from `config.trust_store_path`; `replay` the host's replay cache."""
-        return cls(
-            TrustStore.load(config.trust_store_path, [Path(p) for p in config.security.crl_files]),
-            replay,
-            Settings.from_config(config),
-        )
+    def from_settings(cls, settings: Settings, replay: ReplayCache | None) -> Verifier:
+        """The trust store (and CRLs) of `settings` loaded; `replay` the host's replay
+        cache. Raises `TrustStoreError` when the trust store is unusable."""
+        if settings.trust_store is None:
+            raise TrustStoreError("no trust store is configured")
+        return cls(TrustStore.load(settings.trust_store, list(settings.crl_files)), replay, settings)
 
     def verify_header(self, header: etree._Element | None) -> Principal:
         """Verify the assertion of a SOAP header (spec §6 steps 1-8)."""

@@ -9,6 +9,7 @@ the client chose."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -16,8 +17,12 @@ from twisted.python import log
 from twisted.web import resource, server
 
 from hub import endpoints
+from hub.wire import soap
 
-from actors.fhir import service
+from actors.fhir import security, service
+from actors.identity import binding as identity_binding
+from actors.identity import upstream
+from actors.identity.service import IdentityService
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -27,13 +32,37 @@ PATH = "/fhir/Patient"
 
 def install(hub: Hub) -> None:
     """Mount `/fhir/Patient`."""
-    hub.mount(PATH.strip("/"), PatientResource(hub))
+    hub.mount(PATH.strip("/"), PatientResource(hub, context(hub)))
     hub.metrics.declare(transactions=("ITI-78", "ITI-83"))
 
 
-def _serve(hub: Hub, request: service.HttpRequest) -> service.Answer:
+def context(hub: Hub) -> service.FhirContext:
+    """The handlers' context: the host's VIHF authenticator when `/fhir/Patient` requires
+    VIHF, and the identity service's regional servers."""
+    identity = hub.shared(IdentityService, lambda: identity_binding.identity_service(hub))
+    return service.FhirContext(
+        store=hub.store,
+        identity=hub.config.identity,
+        authenticate=_authenticate(hub) if hub.requires_vihf(PATH) else None,
+        consult_upstream=partial(upstream.consult, identity),
+    )
+
+
+def _authenticate(hub: Hub) -> security.Authenticate:
+    def authenticate(assertion: Any, transaction: str) -> Any:
+        if hub.authenticator is None:
+            raise security.Unauthenticated(500, "exception", "no VIHF verifier is configured on this hub")
+        try:
+            return hub.authenticator.authenticate_assertion(assertion, transaction)
+        except soap.SoapFault as fault:  # the hub cannot verify assertions (trust store)
+            raise security.Unauthenticated(401, "security", fault.reason) from None
+
+    return authenticate
+
+
+def _serve(hub: Hub, ctx: service.FhirContext, request: service.HttpRequest) -> service.Answer:
     started = time.perf_counter()
-    answer = service.handle(hub, request)
+    answer = service.handle(ctx, request)
     endpoints.account(hub, PATH, answer.transaction, answer.outcome, started, request.peer, answer.who)
     return answer
 
@@ -56,9 +85,10 @@ class PatientResource(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, ctx: service.FhirContext) -> None:
         super().__init__()
         self.hub = hub
+        self.ctx = ctx
 
     def render(self, request: server.Request) -> Any:
         method = request.method.decode("ascii", "replace")
@@ -79,7 +109,7 @@ class PatientResource(resource.Resource):
             peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
             authorization=(request.getHeader(b"authorization") or b"").decode("latin-1"),
         )
-        d = self.hub.in_thread(_serve, self.hub, http_request)
+        d = self.hub.in_thread(_serve, self.hub, self.ctx, http_request)
         d.addCallback(lambda answer: _write(request, answer))
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET

@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from lxml import etree
 
-from hub.wire import soap, xmlsafe
-
-if TYPE_CHECKING:
-    from hub.app import Hub
+from hub.wire import xmlsafe
+from vihf.faults import VihfRefusal
+from vihf.principal import Principal
 
 PATH = "/fhir/Patient"
 SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+
+# Verifies an assertion for a transaction: the Principal, or raises `VihfRefusal` (or
+# `Unauthenticated` when the hub cannot verify at all). The binding gives the host's.
+Authenticate = Callable[[etree._Element, str], Principal]
 
 
 class Unauthenticated(Exception):
@@ -45,24 +49,15 @@ def _assertion(token: str) -> etree._Element:
     return assertion
 
 
-def principal(hub: Hub, authorization: str, transaction: str) -> Any:
+def principal(authenticate: Authenticate | None, authorization: str, transaction: str) -> Principal | None:
     """The verified Principal of the caller, None when the hub does not require VIHF on
-    `/fhir/Patient`; raises `Unauthenticated`."""
-    if not hub.requires_vihf(PATH):
+    `/fhir/Patient` (`authenticate` is None); raises `Unauthenticated`."""
+    if authenticate is None:
         return None
-    if hub.authenticator is None:
-        raise Unauthenticated(500, "exception", "no VIHF verifier is configured on this hub")
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.upper() != "SAML" or not token.strip():
         raise Unauthenticated(401, "login", "a VIHF assertion is required (Authorization: SAML <base64url assertion>)")
-    # The verifier reads the assertion from a SOAP header, as it does for every endpoint.
-    envelope = etree.Element(f"{{{soap.SOAP12}}}Envelope")
-    header = etree.SubElement(envelope, f"{{{soap.SOAP12}}}Header")
-    etree.SubElement(header, f"{{{soap.WSSE}}}Security").append(_assertion(token))
-    body = etree.SubElement(envelope, f"{{{soap.SOAP12}}}Body")
-    request = soap.SoapRequest(envelope=envelope, header=header, body=body, action="", message_id=None, to=None,
-                               reply_to=None, attachments={}, mtom=False, endpoint=PATH)
     try:
-        return hub.authenticator.authenticate(request, transaction)
-    except soap.SoapFault as fault:
-        raise Unauthenticated(401, "security", fault.reason) from None
+        return authenticate(_assertion(token), transaction)
+    except VihfRefusal as refusal:
+        raise Unauthenticated(401, "security", refusal.reason) from None

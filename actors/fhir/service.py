@@ -5,19 +5,20 @@ Runs in the hub's thread pool; `actors.fhir.binding` only moves bytes and record
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from actors.fhir import format as fhir_format
 from actors.fhir import pdqm, pixm, resources, security
-from actors.identity import core, query, upstream
+from actors.identity import core, query
+from actors.identity.query import DemographicsQuery
 from actors.identity.service import policy_from_config
 from actors.pixpdqv3 import access
-
-if TYPE_CHECKING:
-    from hub.app import Hub
+from hub.config import IdentityConfig
+from hub.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,23 @@ FILTER_BATCH = 200
 # A Patient id is a record id: larger than a 64-bit integer, no record has it (and the
 # store's driver cannot even compare it).
 MAX_RECORD_ID = 2**63 - 1
+
+
+def _nobody_upstream(search: DemographicsQuery, requester: str) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class FhirContext:
+    """What the PDQm/PIXm handlers need: the store, the `[identity]` settings, how the
+    caller's IUA SAML token is verified (None when `/fhir/Patient` is open), and the
+    regional identity servers consulted when a search finds nobody (True when they added
+    someone), both given by `actors.fhir.binding`."""
+
+    store: Store
+    identity: IdentityConfig
+    authenticate: security.Authenticate | None = None
+    consult_upstream: Callable[[DemographicsQuery, str], bool] = _nobody_upstream
 
 
 @dataclass
@@ -68,12 +86,12 @@ def _format_parameter(parameters: list[tuple[str, str]]) -> str | None:
     return next((value for name, value in parameters if name == "_format"), None)
 
 
-def handle(hub: Hub, request: HttpRequest) -> Answer:
+def handle(ctx: FhirContext, request: HttpRequest) -> Answer:
     """Answer one request to `/fhir/Patient...` (never raises); the answer says which
     transaction it was, its outcome and the caller, for the host to record."""
     transaction = PIX_TRANSACTION if request.path and request.path[0] == PIX_OPERATION else "ITI-78"
     try:
-        answer = _answer(hub, request, transaction)
+        answer = _answer(ctx, request, transaction)
     except _Refused as refused:
         answer = refused.answer
         answer.outcome = "refused"
@@ -90,26 +108,26 @@ class _Refused(Exception):
         self.answer = answer
 
 
-def _answer(hub: Hub, request: HttpRequest, transaction: str) -> Answer:
+def _answer(ctx: FhirContext, request: HttpRequest, transaction: str) -> Answer:
     try:
         media = fhir_format.negotiate(_format_parameter(request.parameters), request.accept)
     except fhir_format.NotAcceptable as exc:
         raise _Refused(_outcome(406, "not-supported", f"_format {exc} is not supported", fhir_format.JSON)) from None
     try:
-        caller = security.principal(hub, request.authorization, transaction)
+        caller = security.principal(ctx.authenticate, request.authorization, transaction)
     except security.Unauthenticated as exc:
         answer = _outcome(exc.status, exc.code, exc.diagnostics, media)
         if exc.status == 401:
             answer.headers = (("WWW-Authenticate", "SAML"),)
         raise _Refused(answer) from None
     if transaction == PIX_TRANSACTION:
-        answer = _pix(hub, request, media, caller)
+        answer = _pix(ctx, request, media, caller)
     elif request.method != "GET":
         answer = Answer(405, "text/plain", b"GET a search or a Patient; $ihe-pix takes GET or POST\n", (("Allow", "GET"),))
     elif len(request.path) == 1:
-        answer = _read(hub, request, request.path[0], media, caller)
+        answer = _read(ctx, request, request.path[0], media, caller)
     elif not request.path:
-        answer = _search(hub, request, media, caller)
+        answer = _search(ctx, request, media, caller)
     else:
         answer = _outcome(404, "not-found", "no such resource", media)
     answer.outcome = "success" if answer.status < 400 else "refused"
@@ -123,16 +141,16 @@ def _known(session: Any, rules: core.Policy, hd: Any) -> bool:
     return rules.knows(hd, core.find_domain(session, hd))
 
 
-def _run_search(hub: Hub, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
+def _run_search(ctx: FhirContext, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
     """The page of persons a search asks for, and the pointer of the next page, within
     the query core's caps. A first page that finds nobody locally asks the regional
     identity servers, as ITI-21 does."""
-    limits = query.Limits.from_config(hub.config.identity)
+    limits = query.Limits.from_config(ctx.identity)
     pdqm.check_breadth(search, limits)
-    results, pointer = _local_search(hub, search, limits, now)
+    results, pointer = _local_search(ctx, search, limits, now)
     if not results and not search.page and not search.resource_id:
-        if upstream.consult(hub, search.query, "ITI-78"):
-            results, pointer = _local_search(hub, search, limits, now)
+        if ctx.consult_upstream(search.query, "ITI-78"):
+            results, pointer = _local_search(ctx, search, limits, now)
     return results, pointer
 
 
@@ -143,10 +161,10 @@ def _record_id(resource_id: str) -> int | None:
     return int(resource_id)
 
 
-def _local_search(hub: Hub, search: pdqm.Search, limits: query.Limits,
+def _local_search(ctx: FhirContext, search: pdqm.Search, limits: query.Limits,
                   now: datetime) -> tuple[list[query.PatientView], str | None]:
-    rules = policy_from_config(hub.config.identity)
-    with hub.store.transaction() as session:
+    rules = policy_from_config(ctx.identity)
+    with ctx.store.transaction() as session:
         for hd in search.query.domains:
             if not _known(session, rules, hd):
                 raise pdqm.SearchError(404, "not-found", f"identifier domain {resources.system_of(hd)} not found",
@@ -210,12 +228,12 @@ def _visible(caller: Any, results: list[query.PatientView]) -> list[query.Patien
     return kept
 
 
-def _search(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
+def _search(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> Answer:
     """ITI-78 search: a Bundle (searchset) of Patient, `_count` at a time, with a next link."""
     now = datetime.now(timezone.utc)
     try:
         search = pdqm.parse(request.parameters)
-        results, pointer = _run_search(hub, search, now)
+        results, pointer = _run_search(ctx, search, now)
     except pdqm.SearchError as exc:
         return _outcome(exc.status, exc.code, exc.diagnostics, media, exc.expression)
     results = _visible(caller, results)
@@ -229,11 +247,11 @@ def _search(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
     return Answer(200, fhir_format.content_type(media), fhir_format.serialise(bundle, media))
 
 
-def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str, caller: Any) -> Answer:
+def _read(ctx: FhirContext, request: HttpRequest, resource_id: str, media: str, caller: Any) -> Answer:
     """ITI-78 retrieve: `GET [base]/Patient/[id]`."""
     try:
         search = pdqm.parse([("_id", resource_id)])
-        results, _ = _run_search(hub, search, datetime.now(timezone.utc))
+        results, _ = _run_search(ctx, search, datetime.now(timezone.utc))
     except pdqm.SearchError:
         results = []
     results = _visible(caller, results)
@@ -246,7 +264,7 @@ def _read(hub: Hub, request: HttpRequest, resource_id: str, media: str, caller: 
 
 # -- ITI-83 -----------------------------------------------------------------------------------
 
-def _pix(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
+def _pix(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> Answer:
     """ITI-83: the other identifiers of the person a sourceIdentifier designates."""
     try:
         if request.method == "GET":
@@ -260,7 +278,7 @@ def _pix(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
         else:
             return Answer(405, "text/plain", b"$ihe-pix takes GET or POST\n", (("Allow", "GET, POST"),))
         pix_query = pixm.parse(pairs)
-        found, everyone = _cross_references(hub, pix_query)
+        found, everyone = _cross_references(ctx, pix_query)
         decision = access.may_see(caller, [pix_query.source, *everyone])
         if decision is not None and not decision.allowed:
             raise pixm.PixmError(403, "forbidden", decision.reason)
@@ -269,12 +287,12 @@ def _pix(hub: Hub, request: HttpRequest, media: str, caller: Any) -> Answer:
     return Answer(200, fhir_format.content_type(media), fhir_format.serialise(pixm.output(found), media))
 
 
-def _cross_references(hub: Hub, pix_query: pixm.PixQuery) -> tuple[list[tuple[Any, str]], list[Any]]:
+def _cross_references(ctx: FhirContext, pix_query: pixm.PixQuery) -> tuple[list[tuple[Any, str]], list[Any]]:
     """The identifiers to answer with their record ids, and all the person's identifiers
     (for the access decision)."""
-    rules = policy_from_config(hub.config.identity)
+    rules = policy_from_config(ctx.identity)
     source = pix_query.source
-    with hub.store.transaction() as session:
+    with ctx.store.transaction() as session:
         if not _known(session, rules, source.authority):
             raise pixm.source_domain_not_found()
         if any(not _known(session, rules, hd) for hd in pix_query.targets):

@@ -3,7 +3,9 @@ the MLLP router, the identity service the other transports share, the links to r
 identity servers and the ITI-10 notification job."""
 from __future__ import annotations
 
-from typing import Any
+import socket
+import ssl
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.task import LoopingCall
 
@@ -14,21 +16,53 @@ from actors.identity import er7, pam, pdq, pix, query, upstream
 from actors.identity.notify import RETRY_AFTER, TIMEOUT_SECONDS, Notifier
 from actors.identity.service import IdentityService, policy_from_config
 
+if TYPE_CHECKING:
+    from hub.app import Hub
 
-def install(hub: Any) -> None:
+
+def install(hub: Hub) -> None:
     """Register every identity message type on the hub's MLLP router."""
-    service = IdentityService(hub.store, policy_from_config(hub.config.identity), hub.mllp.identity,
-                              pdq_limits=query.Limits.from_config(hub.config.identity))
-    hub.identity_service = service
-    consumers = tuple(hub.config.identity.pix_consumers)
-    forwarder = _upstream(hub, service)
-    if consumers or forwarder is not None:
-        _notify_consumers(hub, service, consumers)
+    service = identity_service(hub)
+    forwarder = _forwarder(hub, service)
     for route in pix.routes(service) + pdq.routes(service) + pam.routes(service):
         handler = route.handler
         if forwarder is not None and route.transaction in ("ITI-8", "ITI-30"):
             handler = forwarder.wrap(handler)
         hub.mllp.register(route.message_type, route.transaction, checked(service, handler))
+
+
+def identity_service(hub: Hub) -> IdentityService:
+    """The hub's one identity service, which the v2, v3 and FHIR transports share: made
+    on first ask with its ITI-10 notifier and its links to regional identity servers."""
+    return hub.shared(IdentityService, lambda: _make_service(hub))
+
+
+def _make_service(hub: Hub) -> IdentityService:
+    identity = hub.config.identity
+    service = IdentityService(hub.store, policy_from_config(identity), hub.mllp.identity,
+                              pdq_limits=query.Limits.from_config(identity))
+    suppliers = upstream.suppliers_from_config(identity.upstream_pdq)
+    if suppliers:
+        service.upstream_pdq = upstream.UpstreamPdq(suppliers, {"mllp": upstream.Iti21Consumer(_mllp_link)})
+    if identity.pix_consumers or identity.upstream_pix:
+        _notify_consumers(hub, service, tuple(identity.pix_consumers))
+    return service
+
+
+def _mllp_link(supplier: upstream.UpstreamSupplier, message: bytes) -> bytes:
+    """`upstream.MllpLink` over the host's MLLP client."""
+    def context() -> ssl.SSLContext:
+        return mllp.client_context(supplier.ca_file or None, supplier.client_cert or None, supplier.client_key or None)
+
+    address, timeout = supplier.address, supplier.timeout_seconds
+    try:
+        return mllp.exchange(address, message, timeout, context, upstream.MAX_RESPONSE_BYTES)
+    except mllp.ExchangeError as exc:
+        raise upstream.UpstreamError(str(exc)) from None
+    except socket.timeout:
+        raise upstream.UpstreamError(f"no answer from {address} within {timeout:g} s") from None
+    except OSError as exc:
+        raise upstream.UpstreamError(f"{address}: {exc.strerror or exc}") from None
 
 
 def checked(service: Any, handler: Any) -> Any:
@@ -59,32 +93,33 @@ def checked(service: Any, handler: Any) -> Any:
     return handle
 
 
-def _upstream(hub: Any, service: Any) -> Any:
-    """Links to regional identity servers ([identity] upstream_pdq, upstream_pix): the
-    suppliers the PDQ Supplier consults, and the forwarder of feeds to upstream PIX
-    managers (returned, None when none is configured)."""
-    identity = hub.config.identity
-    suppliers = upstream.suppliers_from_config(identity.upstream_pdq)
-    if suppliers:
-        service.upstream_pdq = upstream.UpstreamPdq(suppliers, hub.config.xds.home_community_id.removeprefix("urn:oid:"))
-    if not identity.upstream_pix:
+def _forwarder(hub: Hub, service: IdentityService) -> upstream.PixForwarder | None:
+    """The forwarder of accepted feeds to the upstream PIX managers ([identity]
+    upstream_pix), None when none is configured; it wakes the ITI-10 notifier, which
+    sends them."""
+    managers = hub.config.identity.upstream_pix
+    if not managers:
         return None
+    notifier = hub.shared(Notifier, lambda: _notifier(hub, service))
 
     def wake() -> None:
-        notifier = getattr(hub, "identity_notifier", None)
-        if notifier is not None:
-            hub.clock.callFromThread(hub.in_thread, notifier.send_pending)
+        hub.clock.callFromThread(hub.in_thread, notifier.send_pending)
 
-    return upstream.PixForwarder(hub.store, identity.upstream_pix, service.identity, service.clock, wake)
+    return upstream.PixForwarder(hub.store, managers, service.identity, service.clock, wake)
 
 
-def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> None:
+def _notifier(hub: Hub, service: IdentityService) -> Notifier:
+    # `mllps://host:port` consumers and upstream PIX managers: TLS with the hub's CA and
+    # client certificate (the PKI folder), as its own listeners use them.
+    return Notifier(hub.store, service.clock,
+                    lambda peer, message: mllp.exchange(peer, message, TIMEOUT_SECONDS, hub.client_tls_context))
+
+
+def _notify_consumers(hub: Hub, service: IdentityService, consumers: tuple[str, ...]) -> None:
     """ITI-10 (and feeds forwarded upstream, same outbox): notifications are sent from the
     thread pool after each transaction that wrote some, and every 30 s for those still
     due (a consumer that was down)."""
-    # `mllps://host:port` consumers and upstream PIX managers: TLS with the hub's CA and
-    # client certificate (the PKI folder), as its own listeners use them.
-    notifier = Notifier(hub.store, service.clock, lambda peer, message: mllp.exchange(peer, message, TIMEOUT_SECONDS, hub.client_tls_context))
+    notifier = hub.shared(Notifier, lambda: _notifier(hub, service))
     service.pix_consumers = consumers
 
     def after_commit(ctx: Any) -> None:
@@ -95,4 +130,3 @@ def _notify_consumers(hub: Any, service: Any, consumers: tuple[str, ...]) -> Non
     retry = LoopingCall(lambda: hub.in_thread(notifier.send_pending))
     retry.clock = hub.clock
     retry.start(RETRY_AFTER.total_seconds(), now=False)
-    hub.identity_notifier = notifier

@@ -19,6 +19,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.wire import hl7v2
+from hub.store.base import table
 from hub.store.models.identity import (
     Encounter,
     IdentityDomain,
@@ -366,9 +367,9 @@ def find_identifier(session: Session, hd: Hd, value: str) -> IdentityIdentifier 
 
 # Table-level statements of the feed's hot path, compiled once (the ORM unit of work and
 # per-call `.values()` cost more than the SQL itself here).
-_PATIENT: Table = IdentityPatient.__table__  # type: ignore[assignment]
-_IDENTIFIER: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
-_PERSON: Table = IdentityPerson.__table__  # type: ignore[assignment]
+_PATIENT: Table = table(IdentityPatient)
+_IDENTIFIER: Table = table(IdentityIdentifier)
+_PERSON: Table = table(IdentityPerson)
 _INSERT_PERSON = _PERSON.insert()
 _INSERT_PATIENT = _PATIENT.insert()
 _INSERT_IDENTIFIER = _IDENTIFIER.insert()

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, bindparam, case, func, literal, null, select
 from sqlalchemy.orm import Session
 
+from hub.store.base import table
 from hub.store.models.identity import IdentityDomain, IdentityIdentifier, IdentityPatient
 
 from actors.identity import er7, ins
@@ -36,9 +37,9 @@ def is_known(session: Session, patient_id_cx: str | Cx) -> bool:
     return row is not None and known_from_state(patient_id_cx, row[1], row[2])
 
 
-_PATIENTS: Table = IdentityPatient.__table__  # type: ignore[assignment]
-_IDENTIFIERS: Table = IdentityIdentifier.__table__  # type: ignore[assignment]
-_DOMAINS: Table = IdentityDomain.__table__  # type: ignore[assignment]
+_PATIENTS: Table = table(IdentityPatient)
+_IDENTIFIERS: Table = table(IdentityIdentifier)
+_DOMAINS: Table = table(IdentityDomain)
 
 
 def state_query(session: Session, patient_id_cx: str | Cx) -> tuple[Select[Any], dict[str, Any]] | None:

@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from actors import empi
 from actors.identity import ins
 from actors.identity.model import Cx
+from hub.store.base import table
 from hub.store.models.identity import IdentityBlockingKey, IdentityDomain, IdentityIdentifier, IdentityPatient
 
 MAX_CANDIDATES = 200
 
-_KEYS: Table = IdentityBlockingKey.__table__  # type: ignore[assignment]
+_KEYS: Table = table(IdentityBlockingKey)
 _INSERT_KEYS = _KEYS.insert()
-_PATIENT: Table = IdentityPatient.__table__  # type: ignore[assignment]
+_PATIENT: Table = table(IdentityPatient)
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def best_match(session: Session, traits: empi.Traits, domain_ids: Sequence[int],
         return None
     persons = {row["person_id"] for row in rows}
     same_domain = set(connection.execute(
-        select(_PATIENT.c.person_id).join(IdentityIdentifier.__table__, IdentityIdentifier.patient_id == _PATIENT.c.id)
+        select(_PATIENT.c.person_id).join(table(IdentityIdentifier), IdentityIdentifier.patient_id == _PATIENT.c.id)
         .where(_PATIENT.c.person_id.in_(persons), IdentityIdentifier.domain_id.in_(list(domain_ids)),
                IdentityIdentifier.active.is_(True))
     ).scalars())

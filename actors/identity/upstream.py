@@ -2,7 +2,9 @@
 Supplier (ITI-21), and an upstream PIX Manager fed with the identities the hub accepts.
 
 Upstream PDQ (`[[identity.upstream_pdq]]` in hub.toml). A supplier is queried by ITI-21
-(QBP^Q22 over MLLP) or ITI-47 (PRPA_IN201305UV02 over SOAP 1.2):
+(QBP^Q22 over MLLP: `Iti21Consumer`) or ITI-47 (PRPA_IN201305UV02 over SOAP 1.2:
+`actors.pixpdqv3.consumer`), through the links the bindings give (the host's outbound MLLP
+and SOAP clients); this module opens no connection itself:
 
 - when a local ITI-21 query (first page, no continuation pointer) finds nobody: every
   configured supplier is asked, in order;
@@ -32,37 +34,28 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
-import ssl
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-import requests
 from lxml import etree
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
-import zeep.exceptions
-from zeep import Client, Settings
-from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
 
-from hub import mllp
-from hub.wire import hl7v2, xmlsafe
+from hub.wire import hl7v2
 from hub.config import ConfigError
 from hub.store import Store
 from hub.store.models.identity import PixNotification
 
 from actors.identity import core, er7, ins
 from actors.identity.core import Context, IncomingIdentity
-from actors.identity.model import Hd, Traits
+from actors.identity.model import Hd
 from actors.identity.query import DemographicsQuery
 from actors.identity.v2 import Refusal, incoming_from_pid, parse
-from actors.pixpdqv3 import hl7v3
-from vihf import issue, wsse
+from vihf import issue
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +69,8 @@ class IdentityService(Protocol):
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str: ...
 
 PROTOCOLS = ("mllp", "soap")
+# The largest answer read from a supplier (the links of the binding enforce it).
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-PDQ_WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "PDQSupplier.wsdl"
-PDQ_BINDING = "{urn:ihe:iti:pdqv3:2007}PDQSupplier_Binding_Soap12"
-SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 
 
 class UpstreamError(Exception):
@@ -242,181 +233,32 @@ def read_iti21_response(text: str, supplier: UpstreamSupplier) -> list[IncomingI
     return found
 
 
-def supplier_tls(supplier: UpstreamSupplier) -> ssl.SSLContext:
-    """The TLS client context of a supplier: its `ca_file` (system CAs when empty), and
-    `client_cert` / `client_key` for mutual TLS."""
-    return mllp.client_context(supplier.ca_file or None, supplier.client_cert or None, supplier.client_key or None)
+class MllpLink(Protocol):
+    """The outside world's part of an ITI-21 query: one MLLP request/response with
+    `supplier.address` ("host:port", or "mllps://host:port" over TLS with the supplier's
+    `ca_file`, `client_cert`, `client_key`), all of it within `supplier.timeout_seconds`
+    (a server sending its answer a byte at a time does not stretch it), the answer capped
+    at `MAX_RESPONSE_BYTES`. Raises `UpstreamError` when any of that fails."""
+
+    def __call__(self, supplier: UpstreamSupplier, message: bytes) -> bytes: ...
 
 
-def mllp_exchange(address: str, message: bytes, timeout: float, context: Callable[[], ssl.SSLContext] | None = None) -> bytes:
-    """One MLLP request/response with `address` ("host:port", or "mllps://host:port" over
-    TLS with the context `context` makes), all of it within `timeout` seconds (a server
-    sending its answer a byte at a time does not stretch it)."""
-    try:
-        return mllp.exchange(address, message, timeout, context, MAX_RESPONSE_BYTES)
-    except mllp.ExchangeError as exc:
-        raise UpstreamError(str(exc)) from None
-    except socket.timeout:
-        raise UpstreamError(f"no answer from {address} within {timeout:g} s") from None
-    except OSError as exc:
-        raise UpstreamError(f"{address}: {exc.strerror or exc}") from None
+# How the hub asks a supplier of one protocol: the persons it returns (raises
+# `UpstreamError`). ITI-21 is `Iti21Consumer` below; ITI-47, `actors.pixpdqv3.consumer`.
+Consumer = Callable[[UpstreamSupplier, DemographicsQuery, hl7v2.Identity], list[IncomingIdentity]]
 
 
-def query_mllp(supplier: UpstreamSupplier, query: DemographicsQuery, identity: hl7v2.Identity) -> list[IncomingIdentity]:
-    """ITI-21 as PDQ Consumer: ask `supplier` over MLLP."""
-    request = iti21_query(query, supplier, identity, f"UP{uuid.uuid4().hex[:16]}")
-    raw = mllp_exchange(supplier.address, request.encode("utf-8"), supplier.timeout_seconds, lambda: supplier_tls(supplier))
-    text, _codec = hl7v2.decode(raw)
-    return read_iti21_response(text, supplier)
+class Iti21Consumer:
+    """ITI-21 as PDQ Consumer: `Consumer` for the suppliers of protocol `mllp`."""
 
+    def __init__(self, link: MllpLink) -> None:
+        self.link = link
 
-# -- ITI-47 consumer over SOAP ------------------------------------------------------------------
-
-def iti47_query(query: DemographicsQuery, supplier: UpstreamSupplier, sender_device: str, now: datetime) -> etree._Element:
-    """PRPA_IN201305UV02 (ITI TF-2b 3.47.4.1) for the parameters of a query. A parameter
-    PDQ v3 cannot state (an account number, an identifier whose authority has no OID) is
-    an `UpstreamError`: leaving it out would widen the query."""
-    if query.account_number:
-        raise UpstreamError("PDQ v3 has no account number parameter")
-    if any(not cx.authority.universal_id for cx in query.identifiers):
-        raise UpstreamError("an identifier without the OID of its authority cannot be sent in HL7 v3")
-    q = hl7v3.q
-    root = etree.Element(q(hl7v3.PRPA_IN201305UV02), nsmap=hl7v3.NSMAP)
-    root.set("ITSVersion", "XML_1.0")
-    hl7v3.write_ii(root, "id", hl7v3.II(sender_device, str(uuid.uuid4())))
-    etree.SubElement(root, q("creationTime")).set("value", now.strftime("%Y%m%d%H%M%S"))
-    interaction = etree.SubElement(root, q("interactionId"))
-    interaction.set("root", hl7v3.INTERACTION_CODE_SYSTEM)
-    interaction.set("extension", hl7v3.PRPA_IN201305UV02)
-    etree.SubElement(root, q("processingCode")).set("code", "P")
-    etree.SubElement(root, q("processingModeCode")).set("code", "T")
-    etree.SubElement(root, q("acceptAckCode")).set("code", "AL")
-    receiver = etree.SubElement(etree.SubElement(root, q("receiver"), typeCode="RCV"), q("device"),
-                                classCode="DEV", determinerCode="INSTANCE")
-    hl7v3.write_ii(receiver, "id", hl7v3.II(supplier.device_id) if supplier.device_id else hl7v3.II(null_flavor="UNK"))
-    sender = etree.SubElement(etree.SubElement(root, q("sender"), typeCode="SND"), q("device"),
-                              classCode="DEV", determinerCode="INSTANCE")
-    hl7v3.write_ii(sender, "id", hl7v3.II(sender_device))
-    act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
-    code = etree.SubElement(act, q("code"))
-    code.set("code", "PRPA_TE201305UV02")
-    code.set("codeSystem", hl7v3.INTERACTION_CODE_SYSTEM)
-    by_parameter = etree.SubElement(act, q("queryByParameter"))
-    hl7v3.write_ii(by_parameter, "queryId", hl7v3.II(sender_device, uuid.uuid4().hex))
-    etree.SubElement(by_parameter, q("statusCode")).set("code", "new")
-    etree.SubElement(by_parameter, q("responseModalityCode")).set("code", "R")
-    etree.SubElement(by_parameter, q("responsePriorityCode")).set("code", "I")
-    etree.SubElement(by_parameter, q("initialQuantity")).set("value", str(supplier.max_results))
-    parameters = etree.SubElement(by_parameter, q("parameterList"))
-
-    def parameter(name: str, semantics: str) -> etree._Element:
-        element = etree.SubElement(parameters, q(name))
-        value = etree.SubElement(element, q("value"))
-        etree.SubElement(element, q("semanticsText")).text = semantics
-        return value
-
-    # Order of the parameterList (PRPA_MT201306UV02): gender, birth time, ids, name.
-    if query.sex:
-        parameter("livingSubjectAdministrativeGender", "LivingSubject.administrativeGender").set(
-            "code", "UN" if query.sex.upper() == "U" else query.sex.upper())
-    if query.birth_date:
-        parameter("livingSubjectBirthTime", "LivingSubject.birthTime").set("value", query.birth_date)
-    for cx in query.identifiers:
-        value = parameter("livingSubjectId", "LivingSubject.id")
-        value.set("root", cx.authority.universal_id)
-        value.set("extension", cx.value)
-    if query.family or query.given:
-        name = parameter("livingSubjectName", "LivingSubject.name")
-        if query.given:
-            etree.SubElement(name, q("given")).text = query.given
-        if query.family:
-            etree.SubElement(name, q("family")).text = query.family
-    if query.mother_maiden_name:
-        etree.SubElement(parameter("mothersMaidenName", "Person.MothersMaidenName"), q("family")).text = query.mother_maiden_name
-    address = (("streetAddressLine", query.street), ("city", query.city), ("postalCode", query.postal_code),
-               ("country", query.country))
-    if any(value for _name, value in address):
-        element = parameter("patientAddress", "Patient.addr")
-        for name, value in address:
-            if value:
-                etree.SubElement(element, q(name)).text = value
-    return root
-
-
-def read_iti47_response(root: etree._Element, supplier: UpstreamSupplier) -> list[IncomingIdentity]:
-    """The persons of a PRPA_IN201306UV02: acknowledgement AA, else `UpstreamError`."""
-    child, children = hl7v3.child, hl7v3.children
-    if etree.QName(root).localname != hl7v3.PRPA_IN201306UV02 or etree.QName(root).namespace != hl7v3.HL7:
-        raise UpstreamError(f"answered {etree.QName(root).localname}, not {hl7v3.PRPA_IN201306UV02}")
-    type_code = child(root, "acknowledgement", "typeCode")
-    code = type_code.get("code") if type_code is not None else None
-    if code not in ("AA", "CA"):
-        texts = [hl7v3.text_of(child(detail, "text")) for detail in children(child(root, "acknowledgement"), "acknowledgementDetail")]
-        raise UpstreamError(f"query answered {code or 'without acknowledgement'} {'; '.join(texts)}".strip())
-    found = []
-    for subject in children(child(root, "controlActProcess"), "subject"):
-        patient = child(subject, "registrationEvent", "subject1", "patient")
-        person = child(patient, "patientPerson")
-        if patient is None or person is None:
-            continue
-        identifiers = []
-        for element in children(patient, "id"):
-            ii = hl7v3.read_ii(element)
-            if ii is not None and ii.root and ii.extension:
-                identifiers.append(hl7v3.ii_to_cx(ii))
-        gender = child(person, "administrativeGenderCode")
-        sex = (gender.get("code") or "").upper() if gender is not None else ""
-        birth = child(person, "birthTime")
-        addresses = [hl7v3.read_address(a) for a in children(person, "addr")]
-        traits = Traits(
-            names=hl7v3.person_names(children(person, "name")),
-            birth_date=((birth.get("value") or "") if birth is not None else "")[:8],
-            sex="U" if sex == "UN" else sex[:1],
-            addresses=[a for a in addresses if a.use != "BDL"],
-            **hl7v3.read_birthplace(person),
-            phone=hl7v3.phone_of(children(person, "telecom")),
-        )
-        found.append(IncomingIdentity(identifiers=identifiers, traits=traits, source=f"upstream|{supplier.name}"))
-    return found
-
-
-def query_soap(supplier: UpstreamSupplier, query: DemographicsQuery, sender_device: str,
-               assertion: Callable[[], etree._Element] | None = None) -> list[IncomingIdentity]:
-    """ITI-47 as PDQ Consumer: ask `supplier` with a zeep client of the IHE PDQ v3 WSDL,
-    with a VIHF assertion in `wsse:Security` when `assertion` gives one."""
-    session = requests.Session()
-    session.trust_env = False  # the environment's CA bundle must not override `verify`
-    session.verify = supplier.ca_file or True
-    if supplier.client_cert:
-        session.cert = (supplier.client_cert, supplier.client_key) if supplier.client_key else supplier.client_cert
-    try:
-        transport = Transport(  # type: ignore[no-untyped-call]
-            session=session, timeout=supplier.timeout_seconds, operation_timeout=supplier.timeout_seconds)
-        client = Client(  # type: ignore[no-untyped-call]
-            str(PDQ_WSDL), transport=transport, plugins=[WsAddressingPlugin()], settings=Settings(raw_response=True),
-            wsse=wsse.VihfSecurity(assertion) if assertion is not None else None)
-        service = client.create_service(PDQ_BINDING, supplier.address)  # type: ignore[no-untyped-call]
-        message = iti47_query(query, supplier, sender_device, datetime.now(timezone.utc))
-        try:
-            response = service.PDQSupplier_PRPA_IN201305UV02(_value_1=list(message), _attr_1=dict(message.attrib))
-        except (requests.RequestException, zeep.exceptions.Error) as exc:
-            raise UpstreamError(f"{supplier.address}: {exc}") from None
-        if len(response.content) > MAX_RESPONSE_BYTES:
-            raise UpstreamError(f"the answer of {supplier.address} is larger than {MAX_RESPONSE_BYTES} bytes")
-        try:
-            envelope = xmlsafe.parse(response.content)
-        except xmlsafe.UnsafeXmlError as exc:
-            raise UpstreamError(f"{supplier.address} answered HTTP {response.status_code}: {exc}") from None
-    finally:
-        session.close()
-    body = envelope.find(f"{{{SOAP12}}}Body")
-    first = next((element for element in body if isinstance(element.tag, str)), None) if body is not None else None
-    if first is None:
-        raise UpstreamError(f"{supplier.address} answered HTTP {response.status_code} without a SOAP body")
-    if etree.QName(first).localname == "Fault":
-        reason = " ".join(first.itertext()).split()
-        raise UpstreamError(f"{supplier.address} answered a SOAP fault: {' '.join(reason)[:300]}")
-    return read_iti47_response(first, supplier)
+    def __call__(self, supplier: UpstreamSupplier, query: DemographicsQuery,
+                 identity: hl7v2.Identity) -> list[IncomingIdentity]:
+        request = iti21_query(query, supplier, identity, f"UP{uuid.uuid4().hex[:16]}")
+        text, _codec = hl7v2.decode(self.link(supplier, request.encode("utf-8")))
+        return read_iti21_response(text, supplier)
 
 
 # -- cross-referencing ---------------------------------------------------------------------------
@@ -440,10 +282,14 @@ def kept_identity(incoming: IncomingIdentity, supplier: UpstreamSupplier) -> Inc
 class UpstreamPdq:
     """The configured upstream PDQ suppliers and how the hub consults them."""
 
-    def __init__(self, suppliers: Sequence[UpstreamSupplier], device_id: str) -> None:
+    def __init__(self, suppliers: Sequence[UpstreamSupplier], consumers: Mapping[str, Consumer] | None = None) -> None:
         self.suppliers = tuple(suppliers)
-        self.device_id = device_id  # the hub's device id as sender of ITI-47 queries
-        self.assertions = {s.name: vihf_source(s) for s in self.suppliers}
+        self.consumers: dict[str, Consumer] = dict(consumers or {})
+
+    def use(self, protocol: str, consumer: Consumer) -> None:
+        """Ask the suppliers of `protocol` with `consumer` (each binding registers the
+        consumer of its own transport)."""
+        self.consumers[protocol] = consumer
 
     def named_in(self, domains: Sequence[Hd]) -> tuple[UpstreamSupplier, ...]:
         """Suppliers whose domain a query asks for (QPD-8): an extended search."""
@@ -451,10 +297,10 @@ class UpstreamPdq:
 
     def ask(self, supplier: UpstreamSupplier, query: DemographicsQuery, identity: hl7v2.Identity) -> list[IncomingIdentity]:
         """The persons `supplier` returns for `query` (raises `UpstreamError`)."""
-        upstream_query = dataclasses.replace(query, domains=())
-        if supplier.protocol == "mllp":
-            return query_mllp(supplier, upstream_query, identity)
-        return query_soap(supplier, upstream_query, self.device_id, self.assertions.get(supplier.name))
+        consumer = self.consumers.get(supplier.protocol)
+        if consumer is None:
+            raise UpstreamError(f"no {supplier.protocol} consumer is installed on this hub")
+        return consumer(supplier, dataclasses.replace(query, domains=()), identity)
 
     def cross_reference(self, service: IdentityService, msh: hl7v2.Msh, query: DemographicsQuery,
                         suppliers: Sequence[UpstreamSupplier]) -> int:
@@ -496,14 +342,18 @@ class UpstreamPdq:
         return self.cross_reference(service, msh, query, self.suppliers)
 
 
-def consult(hub: Any, search: DemographicsQuery, requester: str) -> bool:
+class ConsultingService(IdentityService, Protocol):
+    """The identity service with its links to regional identity servers (None: none)."""
+
+    upstream_pdq: UpstreamPdq | None
+
+
+def consult(service: ConsultingService, search: DemographicsQuery, requester: str) -> bool:
     """For the PDQ of another transport (ITI-47, ITI-78) that found nobody locally: ask
     the hub's regional identity servers; True when they added someone to the store."""
-    service = getattr(hub, "identity_service", None)
-    pdq = getattr(service, "upstream_pdq", None)
-    if service is None or pdq is None:
+    if service.upstream_pdq is None:
         return False
-    return bool(pdq.consult_on_miss(service, search, requester) > 0)
+    return service.upstream_pdq.consult_on_miss(service, search, requester) > 0
 
 
 def _feeding(incoming: IncomingIdentity) -> Callable[[Session, Context], str]:

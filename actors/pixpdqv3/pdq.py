@@ -76,10 +76,10 @@ def parse(root: etree._Element) -> PdqRequest:
                          f"{PARAMETERS}/livingSubjectBirthTime/value")
         query.birth_date = value[:8]
     for element in children(parameters, "livingSubjectName"):
-        value = child(element, "value")
-        if value is None:
+        person_name = child(element, "value")
+        if person_name is None:
             continue
-        family, _qualifier, givens, _prefix = hl7v3.read_name(value)
+        family, _qualifier, givens, _prefix = hl7v3.read_name(person_name)
         query.family = query.family or family
         query.given = query.given or (givens[0] if givens else "")
     maiden = child(parameters, "mothersMaidenName", "value")

@@ -5,8 +5,8 @@ in the transaction's own vocabulary (acknowledgement typeCode and details, query
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy.orm import Session
@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session
 from actors.identity import core, query
 from actors.identity.model import Cx, Hd
 from actors.identity import upstream
-from actors.identity.service import IdentityService, policy_from_config
+from actors.identity.service import IdentityService
 from actors.pixpdqv3 import access, continuation, feed, hl7v3, pdq, pixquery
 from actors.pixpdqv3.hl7v3 import AA, AE, Detail, MessageError
 from hub.wire import hl7v2
+from hub.config import IdentityConfig
+from hub.store import Store
 from hub.wire.soap import SoapRequest, SoapResponse
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +36,24 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
-def device_id(hub: Hub) -> str:
-    """The hub's device id in the transmission wrapper: the home community OID."""
-    return hub.config.xds.home_community_id.removeprefix("urn:oid:")
+@dataclass(frozen=True)
+class V3Context:
+    """What the PIX/PDQ v3 handlers need: the store, the `[identity]` settings, the
+    hub's device id in the transmission wrapper (the home community OID), and the
+    identity service shared with the v2 and FHIR transports (its policy, ITI-10
+    notifications and regional servers)."""
+
+    store: Store
+    identity: IdentityConfig
+    device_id: str
+    service: IdentityService
+
+    @property
+    def policy(self) -> core.Policy:
+        return self.service.policy
 
 
-def policy(hub: Hub) -> core.Policy:
-    return policy_from_config(hub.config.identity)
-
-
-def run_feed(hub: Hub, message_id: str, message: feed.FeedRequest) -> None:
+def run_feed(ctx: V3Context, message_id: str, message: feed.FeedRequest) -> None:
     """One ITI-44 message, written the way the identity service writes an ITI-8 one
     (`IdentityService.transact`: one transaction, retried on a concurrent insert, ITI-10
     notifications, after-commit hooks); its refusals propagate as IdentityError."""
@@ -57,10 +64,7 @@ def run_feed(hub: Hub, message_id: str, message: feed.FeedRequest) -> None:
         else:
             core.feed(session, ctx, message.incoming)
 
-    service = getattr(hub, "identity_service", None)
-    if service is None:  # the v2 identity actor is not installed: no notifications, no hooks
-        service = IdentityService(hub.store, policy(hub))
-    service.transact(message_id, work)
+    ctx.service.transact(message_id, work)
 
 
 def _now() -> datetime:
@@ -90,7 +94,7 @@ def _respond(body: etree._Element, action: str, patient: Cx | None = None) -> So
 
 # -- ITI-44 -------------------------------------------------------------------------------
 
-def iti44(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti44(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-44 Patient Identity Feed HL7 V3: add (201301), revise (201302), merge (201304);
     answered by MCCI_IN000002UV01 (AA, or AE/AR with details and nothing stored)."""
     interaction = request.action.removeprefix(ACTION_PREFIX)
@@ -102,27 +106,27 @@ def iti44(request: SoapRequest, hub: Hub) -> SoapResponse:
         wrapper = message.wrapper
         patient = message.incoming.identifiers[0]
         try:
-            run_feed(hub, wrapper.message_id.extension or wrapper.message_id.root, message)
+            run_feed(ctx, wrapper.message_id.extension or wrapper.message_id.root, message)
         except core.IdentityError as exc:
             raise MessageError(AE, [feed.error_detail(message, exc)]) from None
-        body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], device_id(hub), now)
+        body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], ctx.device_id, now)
     except MessageError as exc:
         target = wrapper.message_id if wrapper else _target(request.body)
-        body = feed.acknowledgement(wrapper, target, exc.ack_code, exc.details, device_id(hub), now)
+        body = feed.acknowledgement(wrapper, target, exc.ack_code, exc.details, ctx.device_id, now)
     return _respond(body, ACK_ACTION, patient)
 
 
 # -- ITI-45 -------------------------------------------------------------------------------
 
-def iti45(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti45(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-45 PIXV3 Query: the identifiers of the person designated by PatientIdentifier,
     in the DataSource domains (all when none), the queried identifier left out."""
     now = _now()
     message: pixquery.PixQuery | None = None
     try:
         message = pixquery.parse(request.body)
-        rules = policy(hub)
-        with hub.store.transaction() as session:
+        rules = ctx.policy
+        with ctx.store.transaction() as session:
             if not _known(session, rules, message.identifier.authority):
                 raise MessageError(AE, [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER,
                                                f"unknown assigning authority {message.identifier.authority.key}",
@@ -144,21 +148,21 @@ def iti45(request: SoapRequest, hub: Hub) -> SoapResponse:
                 ) from None
         decision = access.may_see(request.principal, [message.identifier, *everyone])
         if decision is not None and not decision.allowed:
-            raise decision.fault()
+            raise decision.refusal()
         queried = message.identifier
         others = [
             cx for cx in found
             if not (cx.value == queried.value and cx.authority.universal_id == queried.authority.universal_id)
         ]
         body = pixquery.response(message.wrapper, message.wrapper.message_id, message.query_id,
-                                 message.query_by_parameter, others, AA, [], device_id(hub), now)
+                                 message.query_by_parameter, others, AA, [], ctx.device_id, now)
         return _respond(body, ITI45_RESPONSE_ACTION, queried)
     except MessageError as exc:
         wrapper = message.wrapper if message else _lenient_wrapper(request.body, hl7v3.PRPA_IN201309UV02)
         echo = _query_by_parameter(request.body)
         query_id = hl7v3.read_ii(echo.find(hl7v3.q("queryId"))) if echo is not None else None
         body = pixquery.response(wrapper, _target(request.body), query_id, echo, None, exc.ack_code, exc.details,
-                                 device_id(hub), now)
+                                 ctx.device_id, now)
         return _respond(body, ITI45_RESPONSE_ACTION, message.identifier if message else None)
 
 
@@ -179,19 +183,19 @@ def _visible(principal: object, results: list[query.PatientView]) -> list[query.
     return kept
 
 
-def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti47(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-47 Patient Demographics Query HL7 V3: persons matching every parameter, at most
     initialQuantity of them; the rest is kept for QUQI_IN000003UV01 continuation."""
     now = _now()
     message: pdq.PdqRequest | None = None
     try:
         message = pdq.parse(request.body)
-        limits = query.Limits.from_config(hub.config.identity)
+        limits = query.Limits.from_config(ctx.identity)
         pdq.check_breadth(message.query, limits)
         page_size = min(message.initial_quantity or DEFAULT_PAGE, MAX_PAGE)
         requester = message.wrapper.sender_device.root if message.wrapper.sender_device else ""
-        rules = policy(hub)
-        with hub.store.session() as session:
+        rules = ctx.policy
+        with ctx.store.session() as session:
             unknown = [
                 Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"unknown assigning authority {hd.key}", pdq.other_ids_path(index))
                 for index, hd in enumerate(message.query.domains, start=1) if not _known(session, rules, hd)
@@ -199,7 +203,7 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
         if unknown:
             raise MessageError(AE, unknown)
         for attempt in ("local", "after upstream"):
-            with hub.store.transaction() as session:
+            with ctx.store.transaction() as session:
                 page = query.search(session, message.query, page_size, limits=limits)
                 results = _visible(request.principal, page.results)
                 remaining = 0
@@ -207,11 +211,11 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
                     remaining = len(_visible(request.principal, continuation.following(session, message.query, limits, page.next_after)))
                     if message.query_id is not None:
                         continuation.save(session, message, requester, page.next_after, len(results), now)
-            if page.results or attempt != "local" or not upstream.consult(hub, message.query, requester):
+            if page.results or attempt != "local" or not upstream.consult(ctx.service, message.query, requester):
                 break
         counts = pdq.Counts(len(results) + remaining, len(results), remaining)
         body = pdq.response(message.wrapper, message.wrapper.message_id, message.query_id, message.query_by_parameter,
-                            results, counts, AA, [], device_id(hub), now)
+                            results, counts, AA, [], ctx.device_id, now)
         single = results[0].identifiers[0] if len(results) == 1 and results[0].identifiers else None
         return _respond(body, ITI47_RESPONSE_ACTION, single)
     except MessageError as exc:
@@ -219,11 +223,11 @@ def iti47(request: SoapRequest, hub: Hub) -> SoapResponse:
         echo = _query_by_parameter(request.body)
         query_id = hl7v3.read_ii(echo.find(hl7v3.q("queryId"))) if echo is not None else None
         body = pdq.response(wrapper, _target(request.body), query_id, echo, [], None, exc.ack_code, exc.details,
-                            device_id(hub), now)
+                            ctx.device_id, now)
         return _respond(body, ITI47_RESPONSE_ACTION)
 
 
-def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti47_continue(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-47 continuation (QUQI_IN000003UV01, statusCode waitContinuedQueryResponse):
     the next continuationQuantity persons of the query, as PRPA_IN201306UV02."""
     now = _now()
@@ -235,7 +239,7 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
             raise MessageError(AE, [Detail(hl7v2.ERR_TABLE_VALUE_NOT_FOUND, "a cancel is sent with the Cancel action",
                                            f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/statusCode")])
         requester = wrapper.sender_device.root if wrapper.sender_device else ""
-        with hub.store.transaction() as session:
+        with ctx.store.transaction() as session:
             state = continuation.resume(session, message.query_id, requester, now)
             if state is None:
                 raise MessageError(
@@ -243,7 +247,7 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
                                 f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/queryId")]
                 )
             page_size = min(message.continuation_quantity or state.page_size, MAX_PAGE)
-            limits = query.Limits.from_config(hub.config.identity)
+            limits = query.Limits.from_config(ctx.identity)
             page = query.search(session, state.query, page_size, state.after, limits)
             results = _visible(request.principal, page.results)
             remaining = 0
@@ -254,14 +258,14 @@ def iti47_continue(request: SoapRequest, hub: Hub) -> SoapResponse:
                 continuation.finish(session, state)
         counts = pdq.Counts(state.delivered + len(results) + remaining, len(results), remaining)
         body = pdq.response(wrapper, wrapper.message_id, message.query_id, state.query_by_parameter, results, counts,
-                            AA, [], device_id(hub), now)
+                            AA, [], ctx.device_id, now)
     except MessageError as exc:
         body = pdq.response(wrapper, _target(request.body), None, None, [], None, exc.ack_code, exc.details,
-                            device_id(hub), now)
+                            ctx.device_id, now)
     return _respond(body, ITI47_RESPONSE_ACTION)
 
 
-def iti47_cancel(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti47_cancel(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-47 query cancel (QUQI_IN000003UV01, statusCode aborted): the pending pages are
     dropped; answered by MCCI_IN000002UV01."""
     now = _now()
@@ -270,16 +274,16 @@ def iti47_cancel(request: SoapRequest, hub: Hub) -> SoapResponse:
         message = pdq.parse_continuation(request.body)
         wrapper = message.wrapper
         requester = wrapper.sender_device.root if wrapper.sender_device else ""
-        with hub.store.transaction() as session:
+        with ctx.store.transaction() as session:
             if not continuation.cancel(session, message.query_id, requester):
                 raise MessageError(
                     AE, [Detail(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "no pending query with this queryId",
                                 f"/{hl7v3.QUQI_IN000003UV01}/controlActProcess/queryContinuation/queryId")]
                 )
-        body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], device_id(hub), now)
+        body = feed.acknowledgement(wrapper, wrapper.message_id, AA, [], ctx.device_id, now)
     except MessageError as exc:
         target = wrapper.message_id if wrapper else _target(request.body)
-        body = feed.acknowledgement(wrapper, target, exc.ack_code, exc.details, device_id(hub), now)
+        body = feed.acknowledgement(wrapper, target, exc.ack_code, exc.details, ctx.device_id, now)
     return _respond(body, ACK_ACTION)
 
 

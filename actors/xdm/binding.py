@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 def install(hub: Hub) -> None:
     """Register the XDM medium upload operation."""
-    service.install(hub)
+    hub.soap_endpoint(service.PATH, service.WSDL).operation(
+        service.ACTION, service.TRANSACTION, partial(service.import_xdm_medium, store=hub.store, config=hub.config)
+    )
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -102,7 +105,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     xdm = sub.add_parser("xdm", help="XDM media in and out of the store", description="XDM (ITI-32) media.")
     xdm_sub = xdm.add_subparsers(dest="xdm_command", metavar="COMMAND", parser_class=type(xdm))
     xdm_sub.required = True

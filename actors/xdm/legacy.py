@@ -49,13 +49,13 @@ def normalise(root: etree._Element) -> etree._Element:
     """Return an `lcm:SubmitObjectsRequest` (3.0) for a 2.1 or 3.0 request."""
     if etree.QName(root).namespace == RS21:
         converted = etree.Element(f"{{{c.LCM}}}SubmitObjectsRequest", nsmap={"lcm": c.LCM, "rim": c.RIM})
-        object_list = etree.SubElement(converted, f"{{{c.RIM}}}RegistryObjectList")
+        converted_list = etree.SubElement(converted, f"{{{c.RIM}}}RegistryObjectList")
         leaf_list = root.find(f"{{{RIM21}}}LeafRegistryObjectList")
         for child in leaf_list if leaf_list is not None else []:
             if isinstance(child.tag, str) and etree.QName(child).localname != "ObjectRef":
-                object_list.append(_rename(child))
+                converted_list.append(_rename(child))
         root = converted
-        _reorder(object_list)
+        _reorder(converted_list)
     object_list = root.find(f"{{{c.RIM}}}RegistryObjectList")
     if object_list is None:
         return root

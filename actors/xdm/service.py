@@ -9,8 +9,6 @@ the medium itself was refused (XDSRepositoryMetadataError located at the medium)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from lxml import etree
 
 from actors.xdm import medium as xdm_medium
@@ -18,10 +16,9 @@ from actors.xdm.importer import ImportSettings, import_medium
 from actors.xds import constants as c
 from actors.xds.content import cda_gate
 from actors.xds.errors import RegistryError, registry_response
+from hub.config import Config
+from hub.store import Store
 from hub.wire import soap
-
-if TYPE_CHECKING:
-    from hub.app import Hub
 
 PATH = "/coordination"
 NAMESPACE = "urn:tsnhub:coordination"
@@ -31,8 +28,9 @@ TRANSACTION = "XDM-Import"
 WSDL = Path(__file__).resolve().parents[2] / "wsdl" / "coordination.wsdl"
 
 
-def settings_of(hub: Hub, patient: str | None) -> ImportSettings:
-    config = hub.config
+def settings_of(config: Config, patient: str | None) -> ImportSettings:
+    """The import settings of the hub's configuration, for a medium of `patient` (None:
+    the medium's own patient, reconciled)."""
     xdm = config.xdm
     return ImportSettings(
         repository_unique_id=config.xds.repository_unique_id,
@@ -45,7 +43,7 @@ def settings_of(hub: Hub, patient: str | None) -> ImportSettings:
     )
 
 
-def import_xdm_medium(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
+def import_xdm_medium(request: soap.SoapRequest, store: Store, config: Config) -> soap.SoapResponse:
     """ImportXdmMedium: register an uploaded XDM medium."""
     body = request.body
     if etree.QName(body).text != f"{{{NAMESPACE}}}ImportXdmMediumRequest":
@@ -56,7 +54,7 @@ def import_xdm_medium(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
     patient = (body.findtext(f"{{{NAMESPACE}}}PatientId") or "").strip() or None
     data = bytes(request.binary(medium_element))
     try:
-        result = import_medium(hub.store, data, settings_of(hub, patient))
+        result = import_medium(store, data, settings_of(config, patient))
     except xdm_medium.MediumError as exc:
         errors = [RegistryError(c.XDSRepositoryMetadataError, f"medium refused: {exc}", "medium")]
         return soap.SoapResponse(registry_response(errors), RESPONSE_ACTION)
@@ -69,7 +67,3 @@ def import_xdm_medium(request: soap.SoapRequest, hub: Hub) -> soap.SoapResponse:
     response = soap.SoapResponse(registry_response(errors, partial=partial), RESPONSE_ACTION)
     response.audit_patient = patient
     return response
-
-
-def install(hub: Hub) -> None:
-    hub.soap_endpoint(PATH, WSDL).operation(ACTION, TRANSACTION, import_xdm_medium)

@@ -38,7 +38,7 @@ def check_read(principal: Principal | None, patient_id: str) -> None:
         return
     decision = _POLICY.may_read_documents(principal, patient_id)
     if not decision.allowed:
-        raise decision.fault()
+        raise decision.refusal()
 
 
 def check_submit(principal: Principal | None, patient_id: str) -> None:
@@ -48,7 +48,7 @@ def check_submit(principal: Principal | None, patient_id: str) -> None:
         return
     decision = _POLICY.may_submit_documents(principal, patient_id)
     if not decision.allowed:
-        raise decision.fault()
+        raise decision.refusal()
 
 
 def may_read(principal: Principal | None, patient_id: str) -> bool:

@@ -14,10 +14,11 @@ from sqlalchemy import bindparam, literal, null, select
 from sqlalchemy.orm import Session
 
 from actors.xds import datatypes as dt
+from hub.store.base import table
 from hub.store.models.xds import XdsKnownPatient
 
 
-_KNOWN_TABLE = XdsKnownPatient.__table__
+_KNOWN_TABLE = table(XdsKnownPatient)
 _LISTED = select(literal("P"), _KNOWN_TABLE.c.patient_id, null(), null()).where(
     _KNOWN_TABLE.c.patient_id == bindparam("listed_patient")
 )

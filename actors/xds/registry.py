@@ -34,6 +34,7 @@ from actors.xds.metadata import (
 )
 from actors.xds.patients import PatientDirectory
 from actors.xds.validation import ITI42, ValidationContext, validate_submission
+from hub.store.base import table
 from hub.store.bulk import Batch, insert_rows
 from hub.store.models.xds import (
     XdsAssociation,
@@ -144,18 +145,13 @@ def document_row(entry: DocumentEntry, lid: str, version: int, submitter_structu
     }
 
 
-def _table(model: type[Any]) -> Table:
-    table: Table = model.__table__
-    return table
-
-
-ENTRIES = _table(XdsDocumentEntry)
-SUBMISSION_SETS = _table(XdsSubmissionSet)
-FOLDERS = _table(XdsFolder)
-ASSOCIATIONS = _table(XdsAssociation)
-CODES = _table(XdsCode)
-AUTHORS = _table(XdsAuthor)
-REFERENCE_IDS = _table(XdsReferenceId)
+ENTRIES = table(XdsDocumentEntry)
+SUBMISSION_SETS = table(XdsSubmissionSet)
+FOLDERS = table(XdsFolder)
+ASSOCIATIONS = table(XdsAssociation)
+CODES = table(XdsCode)
+AUTHORS = table(XdsAuthor)
+REFERENCE_IDS = table(XdsReferenceId)
 # Insert order of `Writer.write` (no foreign keys: the order only keeps statements stable).
 WRITE_ORDER = (SUBMISSION_SETS, ENTRIES, FOLDERS, ASSOCIATIONS, CODES, AUTHORS, REFERENCE_IDS)
 

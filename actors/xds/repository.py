@@ -21,11 +21,12 @@ from actors.xds.metadata import Submission, parse_submission
 from actors.xds.patients import PatientDirectory
 from actors.xds.registry import Registered, RegistrySettings, _set_slot, register
 from actors.xds.validation import ITI41
+from hub.store.base import table
 from hub.store.models.xds import XdsDocument, XdsDocumentEntry
 from vihf.principal import Principal
 
 XDSB = f"{{{c.XDSB}}}"
-_DOCUMENTS: Table = XdsDocument.__table__  # type: ignore[assignment]
+_DOCUMENTS: Table = table(XdsDocument)
 
 
 @dataclass

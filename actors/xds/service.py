@@ -1,5 +1,6 @@
-"""SOAP bindings of the XDS.b actors: the handlers behind /xds/registry and
-/xds/repository (INTERFACES.md) and `install(hub)`.
+"""The handlers behind /xds/registry and /xds/repository (INTERFACES.md), over an
+`XdsContext` (the store and the settings) that `actors.xds.binding` builds and
+registers with the host.
 
 Each handler parses the body, asks the access policy, runs the actor in one store
 transaction and answers in the transaction's vocabulary (RegistryResponse errors).
@@ -9,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lxml import etree
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -32,14 +33,10 @@ from actors.xds.repository import (
     retrieve_response,
 )
 from actors.xds.validation import ITI42
+from hub.config import Config, XdsConfig
+from hub.store import Store
 from hub.wire.soap import SoapRequest, SoapResponse
 
-if TYPE_CHECKING:
-    from hub.app import Hub
-
-WSDL_DIR = Path(__file__).resolve().parents[2] / "wsdl"
-REGISTRY_PATH = "/xds/registry"
-REPOSITORY_PATH = "/xds/repository"
 log = logging.getLogger(__name__)
 
 
@@ -65,15 +62,34 @@ def _store_error(code: str, transaction: str, error: SQLAlchemyError) -> list[Re
     return [RegistryError(code, "the store could not complete the transaction; nothing was recorded")]
 
 
-def patient_directory(hub: Hub, session: Session) -> PatientDirectory:
-    """The registry's view of known patients (see `actors.xds.patients`)."""
-    return StorePatientDirectory(session, hub.config.identity.affinity_domain)
-
-
-def registry_settings(hub: Hub) -> RegistrySettings:
+def registry_settings(xds: XdsConfig) -> RegistrySettings:
     """The registry settings of this hub: the value sets file is read here, once."""
-    path = hub.config.xds.value_sets
+    path = xds.value_sets
     return RegistrySettings(valuesets.load(Path(path)) if path else {})
+
+
+@dataclass(frozen=True)
+class XdsContext:
+    """What the XDS.b handlers need: the store, the `[xds]` settings, the affinity domain
+    of known patients, the registry's settings (value sets read once) and the repository's
+    (with the CDA submission gate)."""
+
+    store: Store
+    xds: XdsConfig
+    affinity_domain: str
+    registry: RegistrySettings
+    repository: RepositorySettings
+
+    @classmethod
+    def from_config(cls, config: Config, store: Store) -> XdsContext:
+        """A broken value sets file or gate policy is raised here, when the hub starts."""
+        registry = registry_settings(config.xds)
+        repository = RepositorySettings(config.xds.repository_unique_id, registry, cda_gate(config.cda))
+        return cls(store, config.xds, config.identity.affinity_domain, registry, repository)
+
+    def patients(self, session: Session) -> PatientDirectory:
+        """The registry's view of known patients (see `actors.xds.patients`)."""
+        return StorePatientDirectory(session, self.affinity_domain)
 
 
 def _failure(code: str, context: str, action: str) -> SoapResponse:
@@ -95,7 +111,7 @@ def _refusal(errors: list[RegistryError]) -> str | None:
 
 
 def _submit(
-    request: SoapRequest, hub: Hub, action: str, transaction: str, work: Callable[[Session, Submission], object]
+    request: SoapRequest, ctx: XdsContext, action: str, transaction: str, work: Callable[[Session, Submission], object]
 ) -> SoapResponse:
     """The common course of ITI-42 and ITI-57: read the SubmitObjectsRequest, ask the
     access policy, run `work` in one store transaction, answer a RegistryResponse."""
@@ -105,7 +121,7 @@ def _submit(
         access.check_submit(request.principal, patient)
     errors: list[RegistryError] = []
     try:
-        with hub.store.transaction() as session:
+        with ctx.store.transaction() as session:
             work(session, submission)
     except XdsFailure as failure:
         errors = failure.errors
@@ -117,23 +133,22 @@ def _submit(
     return response
 
 
-def iti42(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
+def iti42(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     """ITI-42 Register Document Set-b."""
     action = c.ACTION_ITI42_RESPONSE
     if _legacy(request.body):
         return _failure(c.XDSRegistryMetadataError, "ebRS 2.1 metadata is not accepted: XDS.b uses ebRS 3.0", action)
     if not _is(request.body, c.LCM, "SubmitObjectsRequest"):
         return _failure(c.XDSRegistryMetadataError, "the body of ITI-42 is an lcm:SubmitObjectsRequest", action)
-    registry = settings or registry_settings(hub)
     return _submit(
-        request, hub, action, "ITI-42",
+        request, ctx, action, "ITI-42",
         lambda session, submission: register(
-            session, submission, patient_directory(hub, session), registry, ITI42, principal=request.principal
+            session, submission, ctx.patients(session), ctx.registry, ITI42, principal=request.principal
         ),
     )
 
 
-def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
+def iti41(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     """ITI-41 Provide and Register Document Set-b (MTOM or inline documents)."""
     action = c.ACTION_ITI41_RESPONSE
     if not _is(request.body, c.XDSB, "ProvideAndRegisterDocumentSetRequest"):
@@ -145,13 +160,10 @@ def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     patient = ss.patient_id if ss else None
     if patient:
         access.check_submit(request.principal, patient)
-    repository = RepositorySettings(
-        hub.config.xds.repository_unique_id, settings or registry_settings(hub), cda_gate(hub.config)
-    )
     errors: list[RegistryError] = []
     try:
-        with hub.store.transaction() as session:
-            registered = provide_and_register(session, parsed, patient_directory(hub, session), repository, request.principal)
+        with ctx.store.transaction() as session:
+            registered = provide_and_register(session, parsed, ctx.patients(session), ctx.repository, request.principal)
         errors = registered.warnings
     except XdsFailure as failure:
         errors = failure.errors
@@ -163,7 +175,7 @@ def iti41(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = No
     return response
 
 
-def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti43(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     """ITI-43 Retrieve Document Set: MTOM response when the request was MTOM."""
     action = c.ACTION_ITI43_RESPONSE
     if not _is(request.body, c.XDSB, "RetrieveDocumentSetRequest"):
@@ -172,10 +184,10 @@ def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
         )
         return SoapResponse(body, action)
     requests, errors = parse_retrieve(request.body)
-    with hub.store.session() as session:
+    with ctx.store.session() as session:
         # A document the caller may not read is answered as an unknown uniqueId.
         found, missing = retrieve(
-            session, requests, hub.config.xds.repository_unique_id, partial(access.may_read, request.principal)
+            session, requests, ctx.xds.repository_unique_id, partial(access.may_read, request.principal)
         )
     body, slots = retrieve_response(found, errors + missing)
     response = SoapResponse(body, action)
@@ -186,12 +198,12 @@ def iti43(request: SoapRequest, hub: Hub) -> SoapResponse:
     return response
 
 
-def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
+def iti18(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     """ITI-18 Registry Stored Query."""
     settings = query.QuerySettings(
-        max_results=hub.config.xds.max_query_results, home_community_id=hub.config.xds.home_community_id
+        max_results=ctx.xds.max_query_results, home_community_id=ctx.xds.home_community_id
     )
-    with hub.store.session() as session:
+    with ctx.store.session() as session:
         outcome = query.run(
             session,
             request.body,
@@ -204,28 +216,14 @@ def iti18(request: SoapRequest, hub: Hub) -> SoapResponse:
     return response
 
 
-def iti57(request: SoapRequest, hub: Hub, settings: RegistrySettings | None = None) -> SoapResponse:
+def iti57(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     """ITI-57 Update Document Set (Metadata Update)."""
     action = c.ACTION_ITI57_RESPONSE
     if _legacy(request.body) or not _is(request.body, c.LCM, "SubmitObjectsRequest"):
         return _failure(c.XDSMetadataUpdateError, "the body of ITI-57 is an lcm:SubmitObjectsRequest (ebRS 3.0)", action)
-    registry = settings or registry_settings(hub)
     return _submit(
-        request, hub, action, "ITI-57",
+        request, ctx, action, "ITI-57",
         lambda session, submission: update.update_document_set(
-            session, submission, patient_directory(hub, session), registry, principal=request.principal
+            session, submission, ctx.patients(session), ctx.registry, principal=request.principal
         ),
     )
-
-
-def install(hub: Hub) -> None:
-    """Register the Document Registry and Document Repository endpoints."""
-    settings = registry_settings(hub)  # a broken value sets file stops the hub at start
-    identity_feed.subscribe()
-    registry = hub.soap_endpoint(REGISTRY_PATH, WSDL_DIR / "XDS.b_DocumentRegistry.wsdl", store_bound=True)
-    registry.operation(c.ACTION_ITI42, "ITI-42", partial(iti42, settings=settings))
-    registry.operation(c.ACTION_ITI18, "ITI-18", iti18)
-    registry.operation(c.ACTION_ITI57, "ITI-57", partial(iti57, settings=settings))
-    repository = hub.soap_endpoint(REPOSITORY_PATH, WSDL_DIR / "XDS.b_DocumentRepository.wsdl", store_bound=True)
-    repository.operation(c.ACTION_ITI41, "ITI-41", partial(iti41, settings=settings))
-    repository.operation(c.ACTION_ITI43, "ITI-43", iti43)

@@ -316,8 +316,9 @@ def validate_submission(submission: Submission, context: ValidationContext) -> l
     for folder in submission.folders:
         validate_folder(folder, context, errors)
     unique_ids: dict[str, str] = {}
-    for obj in [*submission.submission_sets, *submission.documents, *submission.folders]:
-        unique_id = obj.unique_id  # type: ignore[attr-defined]
+    identified: list[SubmissionSet | DocumentEntry | Folder] = [*submission.submission_sets, *submission.documents, *submission.folders]
+    for obj in identified:
+        unique_id = obj.unique_id
         if not unique_id:
             continue
         if unique_id in unique_ids:
@@ -329,8 +330,9 @@ def validate_submission(submission: Submission, context: ValidationContext) -> l
         unique_ids[unique_id] = obj.id
     submission_set = submission.submission_set
     if submission_set is not None and submission_set.patient_id:
-        for obj in [*submission.documents, *submission.folders]:
-            patient = obj.patient_id  # type: ignore[attr-defined]
+        with_patient: list[DocumentEntry | Folder] = [*submission.documents, *submission.folders]
+        for obj in with_patient:
+            patient = obj.patient_id
             if patient and patient != submission_set.patient_id:
                 errors.add(
                     c.XDSPatientIdDoesNotMatch,

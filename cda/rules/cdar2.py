@@ -25,7 +25,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     """CDA R2 rules beyond the schema."""
     root = document.root
     if not document.is_clinical_document:
-        emit.error("CDAR2-ROOT", f"the root element is {root.tag}, not {{{HL7V3}}}ClinicalDocument", root)
+        emit.error("CDAR2-ROOT", f"the root element is {root.tag!s}, not {{{HL7V3}}}ClinicalDocument", root)
         return
     type_id = document.first("cda:typeId")
     if type_id is None:

@@ -14,11 +14,12 @@ from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from hub.store import Store
+from hub.store.base import table
 from hub.store.models.vihf import VihfReplay
 
 PURGE_INTERVAL = timedelta(seconds=60)
 # Built once: a statement generated per request costs more than the insert itself.
-_INSERT = insert(VihfReplay.__table__)  # type: ignore[arg-type]
+_INSERT = insert(table(VihfReplay))
 
 
 class ReplayCache:

@@ -257,6 +257,7 @@ def encode_response(response: SoapResponse, request: SoapRequest) -> Encoded:
         for include in envelope.iter(f"{{{XOP}}}Include"):
             content_id = mtom.normalise_cid(include.get("href", ""))
             parent = include.getparent()
+            assert parent is not None
             parent.remove(include)
             parent.text = base64.b64encode(bytes(response.attachments[content_id])).decode("ascii")
     data = etree.tostring(envelope, encoding="UTF-8", xml_declaration=True)

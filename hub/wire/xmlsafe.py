@@ -46,7 +46,7 @@ class ExternalResourceRefused(Exception):
         self.url = url
 
 
-class _RefuseExternal(etree.Resolver):  # type: ignore[misc]  # lxml ships no stub for Resolver
+class _RefuseExternal(etree.Resolver):
     # lxml asks its resolvers before libxml2's default loader: raising here stops the
     # load before any file, FIFO or URL is opened, whatever option made libxml2 try.
     def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:

@@ -20,6 +20,7 @@ from actors.identity.model import Cx, Hd
 from actors.identity.pdq import parse_parameters
 from actors.identity.er7 import Er7Message
 from actors.identity.query import DemographicsQuery
+from actors.pixpdqv3 import consumer
 from actors.pixpdqv3 import pdq as pdqv3
 from conformance.hubprocess import HubProcess, launch_hub
 from hub.wire import hl7v2
@@ -332,11 +333,11 @@ def test_the_upstream_iti47_query_states_the_local_parameters() -> None:
     query = DemographicsQuery(family="LEFEBVRE", given="CAMILLE", birth_date="19650212", sex="F", postal_code="76000",
                               identifiers=(Cx("RGN-1001", Hd("", REGION, "ISO")),))
     supplier = upstream.suppliers_from_config([{"name": "r", "protocol": "soap", "address": "https://h/pdq", "domain": REGION}])[0]
-    parsed = pdqv3.parse(upstream.iti47_query(query, supplier, "1.2.3", datetime.now(timezone.utc)))
+    parsed = pdqv3.parse(consumer.iti47_query(query, supplier, "1.2.3", datetime.now(timezone.utc)))
     assert parsed.query == query
     assert parsed.initial_quantity == 50
     with pytest.raises(upstream.UpstreamError):
-        upstream.iti47_query(DemographicsQuery(account_number="7"), supplier, "1.2.3", datetime.now(timezone.utc))
+        consumer.iti47_query(DemographicsQuery(account_number="7"), supplier, "1.2.3", datetime.now(timezone.utc))
 
 
 @pytest.mark.parametrize("entry, problem", [

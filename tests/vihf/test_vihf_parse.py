@@ -9,7 +9,7 @@ from lxml import etree
 
 from hub.wire import xmlsafe
 from vihf import dn, faults, names, signature
-from vihf.faults import VihfFault
+from vihf.faults import VihfRefusal
 from vihf.parse import AssertionFormatError, parse_assertion
 from vihf.principal import PatientId
 
@@ -44,7 +44,7 @@ def test_real_assertion_signatures_cannot_be_checked_and_are_never_accepted(corp
     assert: the verifier refuses each of them rather than accepting an assertion whose
     signature it could not verify."""
     for label, assertion in real_assertions(corpus):
-        with pytest.raises(VihfFault) as caught:
+        with pytest.raises(VihfRefusal) as caught:
             signature.verify(assertion, allow_sha1=True)
         assert caught.value.subcode in (faults.INVALID_SECURITY_TOKEN, faults.FAILED_AUTHENTICATION), label
 

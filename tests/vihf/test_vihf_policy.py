@@ -2,6 +2,7 @@
 corpus, on the shared composed templates)."""
 from __future__ import annotations
 
+from hub import authentication
 from hub.wire.soap import WSSE
 from vihf import faults
 from vihf.policy import AccessPolicy
@@ -26,7 +27,10 @@ def test_patient_scoped_assertion_cannot_query_another_patient(verifier, signed,
     ):
         assert not decision.allowed
         assert "another patient" in decision.reason and facts.other_patient not in decision.reason
-        fault = decision.fault()
+        refusal = decision.refusal()
+        assert refusal.subcode == faults.FAILED_AUTHENTICATION
+        # A SOAP endpoint answers it as a Sender fault with the wsse: subcode.
+        fault = authentication.soap_fault(refusal)
         assert fault.code == "Sender" and fault.subcodes == ((WSSE, faults.FAILED_AUTHENTICATION),)
 
 

@@ -56,8 +56,8 @@ def _verifier(pki: Path, crl_file: Path) -> Verifier:
     return Verifier(TrustStore.load(pki / "ca.pem", [crl_file]), None, Settings())
 
 
-def _refused(verifier: Verifier, assertion: etree._Element) -> faults.VihfFault:
-    with pytest.raises(faults.VihfFault) as caught:
+def _refused(verifier: Verifier, assertion: etree._Element) -> faults.VihfRefusal:
+    with pytest.raises(faults.VihfRefusal) as caught:
         verifier.verify_header(request_header(assertion))
     return caught.value
 

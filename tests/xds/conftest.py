@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from xds_support import DOMAIN, REPOSITORY
+from xds_support import DOMAIN, REPOSITORY, assertion_source
 
 from conformance.hubprocess import HubProcess, launch_hub
 from conformance.xds_client import XdsClient
 from hub.store import Store
-from vihf.issue import Signer, issue
+from vihf.issue import Signer
 
 HUB_CONFIG = f"""
 [identity]
@@ -32,21 +32,6 @@ submission_gate = "off"
 @pytest.fixture(scope="session")
 def signer(pki: Path) -> Signer:
     return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
-
-def assertion_source(signer: Signer, patient: str | None = None):  # type: ignore[no-untyped-def]
-    def fresh() -> etree._Element:
-        return issue(
-            signer,
-            subject_id="899900012347",
-            subject_name="MARTIN, Paul, Médecine générale",
-            roles=["10", "SM26"],
-            structure_id="49990001234701",
-            sector="SA07",
-            patient=patient,
-        )
-
-    return fresh
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import assertion_source
+from xds_support import assertion_source
 from xds_support import DOMAIN, REPOSITORY
 
 from actors.xds import constants as c

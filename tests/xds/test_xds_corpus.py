@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import assertion_source
+from xds_support import assertion_source
 from lxml import etree
 
 from actors.xds import constants as c

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from conftest import assertion_source
+from xds_support import assertion_source
 from lxml import etree
 from xds_support import DOMAIN, REPOSITORY, counts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import assertion_source
+from xds_support import assertion_source
 
 from actors.xds import constants as c
 from conformance.hubprocess import HubProcess

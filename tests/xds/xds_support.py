@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from lxml import etree
 from sqlalchemy import func, select
@@ -18,6 +19,7 @@ from actors.xds.repository import (
 from conformance.xds_metadata import DocumentSpec, submit_objects_request
 from conformance.xds_metadata import provide_and_register as pnr_body
 from hub.store import Store
+from vihf.issue import Signer, issue
 from hub.store.models import xds as models
 
 DOMAIN = "1.2.250.1.213.1.4.8"
@@ -84,3 +86,19 @@ def iti57(store: Store, request: etree._Element) -> list[tuple[str, str]]:
     except XdsFailure as failure:
         return [(e.code, e.location) for e in failure.errors]
     return []
+
+
+def assertion_source(signer: Signer, patient: str | None = None) -> Callable[[], etree._Element]:
+    """Fresh signed VIHF assertions of a GP (direct mode), about `patient` when given."""
+    def fresh() -> etree._Element:
+        return issue(
+            signer,
+            subject_id="899900012347",
+            subject_name="MARTIN, Paul, Médecine générale",
+            roles=["10", "SM26"],
+            structure_id="49990001234701",
+            sector="SA07",
+            patient=patient,
+        )
+
+    return fresh

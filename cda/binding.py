@@ -1,4 +1,7 @@
-"""`tsnhub validate FILE... [--profile auto|cda|xd-lab|ci-sis] [--format text|json|junit]
+"""The validation engine's registration with the host: the `/validation` SOAP service
+(`cda.service`) and the `tsnhub validate` command.
+
+`tsnhub validate FILE... [--profile auto|cda|xd-lab|ci-sis] [--format text|json|junit]
 [--schema-dir DIR] [--schematron FILE]... [--config FILE]` (INTERFACES.md).
 
 Exit status: 0 every document valid, 1 some document invalid (including documents that
@@ -10,13 +13,22 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hub import config as hub_config
+from hub.config import ConfigError
 
 from cda import render
 from cda.engine import Validator, ValidatorConfig
+from cda.gate import POLICIES
 from cda.profiles import PROFILES
 from cda.report import Report
 from cda.schema import SchemaConfigurationError
 from cda.schematron import SchematronError
+from cda.service import PATH, TRANSACTION, WSDL, ACTION_VALIDATE, ValidationService
+
+if TYPE_CHECKING:
+    from hub.app import Hub
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
@@ -25,7 +37,25 @@ EXIT_USAGE = 2
 FORMATS = ("text", "json", "junit")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def install(hub: Hub) -> None:
+    """Register `/validation` with the `[cda]` configuration of the hub; an unusable schema
+    folder, schematron or gate policy is a configuration error (the hub does not start)."""
+    section = hub.config.cda
+    if section.submission_gate not in POLICIES:
+        raise ConfigError(f"[cda] submission_gate must be one of {', '.join(POLICIES)}")
+    try:
+        validator = Validator(ValidatorConfig(
+            schema_dir=section.schema_dir,
+            schematrons=list(section.schematrons),
+            max_bytes=hub.config.server.max_request_bytes,
+        ))
+    except (SchemaConfigurationError, SchematronError) as exc:
+        raise ConfigError(f"[cda] {exc}") from None
+    service = ValidationService(validator)
+    hub.soap_endpoint(PATH, WSDL).operation(ACTION_VALIDATE, TRANSACTION, service.validate)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="validate CDA documents (CDA R2 schema, CI-SIS, XD-LAB, schematron)",
@@ -47,8 +77,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub import config as hub_config
-
     config = hub_config.load(args.config)
     schema_dir = str(args.schema_dir) if args.schema_dir is not None else config.cda.schema_dir
     schematrons = [str(p) for p in args.schematron] if args.schematron else list(config.cda.schematrons)
