@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,86 @@ class XdmConfig:
     max_ratio: int = 200
 
 
+UNENROLLED_PATIENTS = ("allow", "care-team", "deny")
+CONFIDENTIALITY_CODES = ("N", "R", "V")
+# Mandate kind (coordination_mandate.kind) -> the prefix of its keys in [coordination].
+MANDATE_KEYS = {
+    "treating-physician": "treating_physician",
+    "circle": "circle",
+    "care-team": "care_team",
+    "break-the-glass": "break_the_glass",
+    "patient-code": "patient_code",
+}
+
+
+@dataclass
+class CoordinationConfig:
+    # TOML file of the pathway catalogue (actors.coordination.pathways); empty: the built-in one.
+    pathways: str = ""
+    # VIHF structure ids whose professionals enrol any patient and manage any circle.
+    coordinator_structures: list[str] = field(default_factory=list)
+    # Who reads the documents of patients in no pathway: allow (any authenticated
+    # professional), care-team (circle members and mandate holders), deny (the author only).
+    unenrolled_patients: str = "care-team"
+    # How long a mandate lasts, by kind. Those granted by someone else (treating
+    # physician, circle) last long; self-declared ones (care-team, break-the-glass) and
+    # the one a patient's code opens are short.
+    treating_physician_days: int = 365
+    circle_days: int = 365
+    care_team_days: int = 30
+    break_the_glass_hours: int = 4
+    patient_code_days: int = 1
+    # How long an issued patient access code may be used (once).
+    patient_code_minutes: int = 60
+    # What a mandate of each kind reaches: confidentiality codes (N, R, V) and XDS
+    # classCodes as "code^^codingScheme"; an empty list reaches every code. Self-declared
+    # mandates and patient codes leave out V (très restreint) by default.
+    treating_physician_confidentiality: list[str] = field(default_factory=lambda: ["N", "R", "V"])
+    treating_physician_classes: list[str] = field(default_factory=list)
+    circle_confidentiality: list[str] = field(default_factory=lambda: ["N", "R", "V"])
+    circle_classes: list[str] = field(default_factory=list)
+    care_team_confidentiality: list[str] = field(default_factory=lambda: ["N", "R"])
+    care_team_classes: list[str] = field(default_factory=list)
+    break_the_glass_confidentiality: list[str] = field(default_factory=lambda: ["N", "R"])
+    break_the_glass_classes: list[str] = field(default_factory=list)
+    patient_code_confidentiality: list[str] = field(default_factory=lambda: ["N", "R"])
+    patient_code_classes: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.unenrolled_patients not in UNENROLLED_PATIENTS:
+            raise ConfigError(
+                f"[coordination] unenrolled_patients must be one of {', '.join(UNENROLLED_PATIENTS)}, "
+                f"not {self.unenrolled_patients!r}"
+            )
+        if not all(isinstance(s, str) and s.strip() for s in self.coordinator_structures):
+            raise ConfigError("[coordination] coordinator_structures must be a list of structure ids")
+        lifetimes = [f"{prefix}_days" for prefix in MANDATE_KEYS.values() if prefix != "break_the_glass"]
+        for key in [*lifetimes, "break_the_glass_hours", "patient_code_minutes"]:
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"[coordination] {key} must be a positive number")
+        for prefix in MANDATE_KEYS.values():
+            if not all(code in CONFIDENTIALITY_CODES for code in getattr(self, f"{prefix}_confidentiality")):
+                raise ConfigError(f"[coordination] {prefix}_confidentiality takes the codes {', '.join(CONFIDENTIALITY_CODES)}")
+            for code in getattr(self, f"{prefix}_classes"):
+                # Mandates keep their classes space-separated (coordination_mandate.class_scope).
+                if not isinstance(code, str) or code.count("^^") != 1 or code.startswith("^^") or code.endswith("^^") or any(
+                    ch.isspace() for ch in code
+                ):
+                    raise ConfigError(f"[coordination] {prefix}_classes: {code!r} is not a 'code^^codingScheme' classCode")
+
+    def mandate_lifetime(self, kind: str) -> timedelta:
+        """How long a new mandate of `kind` lasts."""
+        if kind == "break-the-glass":
+            return timedelta(hours=self.break_the_glass_hours)
+        days: int = getattr(self, f"{MANDATE_KEYS[kind]}_days")
+        return timedelta(days=days)
+
+    def mandate_scope(self, kind: str) -> tuple[list[str], list[str]]:
+        """The confidentiality codes and classCodes a new mandate of `kind` reaches (empty: all)."""
+        prefix = MANDATE_KEYS[kind]
+        return list(getattr(self, f"{prefix}_confidentiality")), list(getattr(self, f"{prefix}_classes"))
+
+
 @dataclass
 class StoreConfig:
     url: str = ""
@@ -160,6 +241,7 @@ class Config:
     xds: XdsConfig = field(default_factory=XdsConfig)
     cda: CdaConfig = field(default_factory=CdaConfig)
     xdm: XdmConfig = field(default_factory=XdmConfig)
+    coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     data_dir: Path = Path("var")
     pki_dir: Path = Path("var/pki")
@@ -188,6 +270,9 @@ def _section(cls: type[Any], name: str, values: Any) -> Any:
         ):
             raise ConfigError(f"[{name}] {key} must be of type {type(default).__name__}")
         setattr(instance, key, value)
+    # Checks beyond types (allowed values, ranges) are the section's own.
+    if hasattr(instance, "validate"):
+        instance.validate()
     return instance
 
 
