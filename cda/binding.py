@@ -25,7 +25,7 @@ from cda.profiles import PROFILES
 from cda.report import Report
 from cda.schema import SchemaConfigurationError
 from cda.schematron import SchematronError
-from cda.service import PATH, TRANSACTION, WSDL, ACTION_VALIDATE, ValidationService
+from cda.service import ACTION_VALIDATE, ValidationService
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -35,6 +35,12 @@ EXIT_INVALID = 1
 EXIT_USAGE = 2
 
 FORMATS = ("text", "json", "junit")
+
+# Where the host serves the validation service, the WSDL that describes it, and the
+# transaction name of its audit records and metrics.
+PATH = "/validation"
+WSDL = Path(__file__).resolve().parents[1] / "wsdl" / "validation.wsdl"
+TRANSACTION = "validation"
 
 
 def install(hub: Hub) -> None:

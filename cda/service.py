@@ -9,8 +9,6 @@ RuleSets, one Step per validation step with its findings, and the Gazelle-like
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from lxml import etree
 
 from cda import render
@@ -19,12 +17,9 @@ from cda.profiles import PROFILES
 from cda.report import Report
 from hub.wire import soap
 
-PATH = "/validation"
 NAMESPACE = "urn:tsnhub:validation"
 ACTION_VALIDATE = "urn:tsnhub:validation:Validate"
 ACTION_VALIDATE_RESPONSE = "urn:tsnhub:validation:ValidateResponse"
-TRANSACTION = "validation"
-WSDL = Path(__file__).resolve().parents[1] / "wsdl" / "validation.wsdl"
 
 
 def _q(local: str) -> str:

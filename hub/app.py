@@ -42,6 +42,7 @@ INSTALLERS: tuple[str, ...] = (
     "actors.pixpdqv3.binding",
     "actors.xdm.binding",
     "actors.fhir.binding",
+    "actors.coordination.binding",
 )
 
 # The SOAP endpoints of the contract (INTERFACES.md) exist from the start; the actors add
@@ -143,7 +144,7 @@ class Hub:
 
     # -- registration -----------------------------------------------------------------
 
-    def soap_endpoint(self, path: str, wsdl: Path | None = None, store_bound: bool | None = None) -> endpoints.SoapEndpoint:
+    def soap_endpoint(self, path: str, wsdl: Path | bytes | None = None, store_bound: bool | None = None) -> endpoints.SoapEndpoint:
         """The SOAP endpoint at `path`, created on first use. A store-bound endpoint (its
         operations do SQL and XML work only) is served by the small store pool."""
         endpoint = self.soap_endpoints.get(path)

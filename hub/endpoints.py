@@ -53,7 +53,8 @@ class Operation:
 @dataclass
 class SoapEndpoint:
     path: str
-    wsdl: Path | None = None
+    # The WSDL file, or its text when a library describes the service (spyne).
+    wsdl: Path | bytes | None = None
     operations: dict[str, Operation] = field(default_factory=dict)
     # Served by the hub's store pool (see `Hub.in_store_thread`).
     store_bound: bool = False
@@ -66,7 +67,11 @@ class SoapEndpoint:
         hub's public base URL (never one taken from the request)."""
         if self.wsdl is None:
             raise FileNotFoundError(self.path)
-        tree = etree.parse(str(self.wsdl), etree.XMLParser(resolve_entities=False, no_network=True))
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        if isinstance(self.wsdl, bytes):
+            tree = etree.ElementTree(etree.fromstring(self.wsdl, parser))
+        else:
+            tree = etree.parse(str(self.wsdl), parser)
         for element in tree.iter("{http://schemas.xmlsoap.org/wsdl/soap12/}address", "{http://schemas.xmlsoap.org/wsdl/soap/}address"):
             element.set("location", location)
         return bytes(etree.tostring(tree, encoding="UTF-8", xml_declaration=True))
@@ -117,7 +122,7 @@ def handle(hub: Hub, endpoint: SoapEndpoint, content_type: str, body: bytes, pee
             who = _who(request.principal)
         response = operation.handler(request)
         outcome = "refused" if response.audit_refusal else "success" if response.http_status < 400 else "error"
-        patient, detail = response.audit_patient, response.audit_refusal
+        patient, detail = response.audit_patient, response.audit_refusal or response.audit_access
         return soap.encode_response(response, request)
     except (soap.SoapFault, VihfRefusal) as raised:
         # An actor refusing the caller raises vihf's refusal; SOAP answers it as a fault.

@@ -161,12 +161,20 @@ def _finish(request: server.Request, status: int, content_type: str, chunks: lis
     request.finish()
 
 
-class SoapResource(resource.Resource):
+class HubResource(resource.Resource):
+    """A resource that answers for its whole subtree (a leaf) with the hub's threads,
+    store and configuration."""
+
     isLeaf = True
 
-    def __init__(self, hub: Hub, endpoint: endpoints.SoapEndpoint) -> None:
+    def __init__(self, hub: Hub) -> None:
         super().__init__()
         self.hub = hub
+
+
+class SoapResource(HubResource):
+    def __init__(self, hub: Hub, endpoint: endpoints.SoapEndpoint) -> None:
+        super().__init__(hub)
         self.endpoint = endpoint
 
     def render_POST(self, request: server.Request) -> Any:
@@ -195,13 +203,7 @@ class SoapResource(resource.Resource):
         _finish(request, encoded.status, encoded.content_type, encoded.chunks)
 
 
-class HealthResource(resource.Resource):
-    isLeaf = True
-
-    def __init__(self, hub: Hub) -> None:
-        super().__init__()
-        self.hub = hub
-
+class HealthResource(HubResource):
     def render_GET(self, request: server.Request) -> Any:
         d = self.hub.in_thread(self.hub.check_store)
 
@@ -217,16 +219,13 @@ class HealthResource(resource.Resource):
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class MetricsResource(resource.Resource):
+class MetricsResource(HubResource):
     """`/metrics`, open to the clients of `[server] metrics_allow` (any when empty) that
     present a verified TLS client certificate when `metrics_require_client_cert` says so;
     anyone else gets 403."""
 
-    isLeaf = True
-
     def __init__(self, hub: Hub, allow: tuple[Network, ...] = (), require_client_cert: bool = False) -> None:
-        super().__init__()
-        self.hub = hub
+        super().__init__(hub)
         self.allow = allow
         self.require_client_cert = require_client_cert
 

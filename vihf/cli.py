@@ -13,6 +13,10 @@ from vihf import names
 from vihf.principal import Software
 
 
+# The options `issue` takes as they are, under the same name.
+_AS_GIVEN = ("subject_id", "subject_name", "structure_id", "sector", "patient", "purpose", "ttl", "resource_urn", "vihf_version")
+
+
 def _issue(args: argparse.Namespace) -> int:
     from vihf.issue import Signer, issue
 
@@ -24,20 +28,12 @@ def _issue(args: argparse.Namespace) -> int:
     try:
         assertion = issue(
             signer,
-            subject_id=args.subject_id,
-            subject_name=args.subject_name,
             roles=args.role,
-            structure_id=args.structure_id,
-            sector=args.sector,
-            patient=args.patient,
-            purpose=args.purpose,
-            ttl=args.ttl,
             break_the_glass_reason=args.reason,
             authentication_mode=args.auth_mode,
             authn_context=args.authn_context if args.authn_context.startswith("urn:") else names.AC_CLASSES + args.authn_context,
-            resource_urn=args.resource_urn,
-            vihf_version=args.vihf_version,
             software=Software(args.software_name, args.software_version, args.software_id, args.registration_id),
+            **{name: getattr(args, name) for name in _AS_GIVEN},
         )
     except ValueError as exc:
         print(f"tsnhub: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import xmlsec
 from cryptography import x509
@@ -224,36 +225,13 @@ def sign(assertion: etree._Element, signer: Signer, *, sha1: bool = False) -> et
     return xmlsafe.parse_own(etree.tostring(assertion))
 
 
-def issue(
-    signer: Signer,
-    *,
-    subject_id: str,
-    subject_name: str,
-    roles: Sequence[Code] | Sequence[str],
-    structure_id: str,
-    sector: str,
-    patient: str | None = None,
-    purpose: str = names.NORMAL,
-    ttl: int = 300,
-    **options: object,
-) -> etree._Element:
+def issue(signer: Signer, *, roles: Sequence[Code] | Sequence[str], **fields: Any) -> etree._Element:
     """A signed VIHF 3.0 assertion whose `Issuer` is the signer's certificate subject.
-    `roles` are Code values or `CODE` / `CODE^OID` strings; other options are those of
-    `build`."""
+    `roles` are Code values or `CODE` / `CODE^OID` strings; the other keyword arguments
+    are those of `build` (`subject_id`, `subject_name`, `structure_id` and `sector`
+    required)."""
     if all(isinstance(role, Code) for role in roles):
         role_values: tuple[Code, ...] = tuple(role for role in roles if isinstance(role, Code))
     else:
         role_values = roles_from([str(role) for role in roles])
-    assertion = build(
-        issuer=signer.issuer_dn,
-        subject_id=subject_id,
-        subject_name=subject_name,
-        roles=role_values,
-        structure_id=structure_id,
-        sector=sector,
-        patient=patient,
-        purpose=purpose,
-        ttl=ttl,
-        **options,  # type: ignore[arg-type]
-    )
-    return sign(assertion, signer)
+    return sign(build(issuer=signer.issuer_dn, roles=role_values, **fields), signer)

@@ -188,6 +188,16 @@ class _Generator:
             insee = self.rng.choice(FOREIGN_BIRTHPLACES)
         return insee, postal
 
+    def place_as_recorded(self, value: str | None, part: int, missing_below: float, wrong_below: float) -> str | None:
+        """A place trait as a source records it, by one roll: missing below `missing_below`,
+        another commune's (`part` of `birthplace_and_postal`) below `wrong_below`, else `value`."""
+        roll = self.rng.random()
+        if roll < missing_below:
+            return None
+        if roll < wrong_below:
+            return self.birthplace_and_postal()[part]
+        return value
+
     def person(self, person_id: int, kind: str = "person", like: Person | None = None) -> Person:
         rng = self.rng
         sex: Sex = rng.choice(("M", "F"))
@@ -312,18 +322,8 @@ class _Generator:
         if rng.random() < 0.08:
             born = self.wrong_date(person.birth_date)
         sex: Sex = "U" if rng.random() < 0.03 else person.sex
-        birthplace: str | None = person.birthplace
-        roll = rng.random()
-        if roll < 0.35:
-            birthplace = None
-        elif roll < 0.37:
-            birthplace = self.birthplace_and_postal()[0]
-        postal: str | None = person.postal_code
-        roll = rng.random()
-        if roll < 0.3:
-            postal = None
-        elif roll < 0.45:
-            postal = self.birthplace_and_postal()[1]
+        birthplace = self.place_as_recorded(person.birthplace, 0, 0.35, 0.37)
+        postal = self.place_as_recorded(person.postal_code, 1, 0.3, 0.45)
         traits = Traits(
             birth_name=written(birth_name), given_names=tuple(written(g) or "" for g in given),
             birth_date=born, sex=sex, used_name=written(used_name), birthplace=birthplace,

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from twisted.python import log
-from twisted.web import resource, server
+from twisted.web import server
 
 from hub import endpoints
+from hub.web import HubResource
 from hub.wire import soap
 
 from actors.fhir import security, service
 from actors.identity import binding as identity_binding
 from actors.identity import upstream
-from actors.identity.service import IdentityService
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -39,12 +39,13 @@ def install(hub: Hub) -> None:
 def context(hub: Hub) -> service.FhirContext:
     """The handlers' context: the host's VIHF authenticator when `/fhir/Patient` requires
     VIHF, and the identity service's regional servers."""
-    identity = hub.shared(IdentityService, lambda: identity_binding.identity_service(hub))
+    identity = identity_binding.identity_service(hub)
     return service.FhirContext(
         store=hub.store,
         identity=hub.config.identity,
         authenticate=_authenticate(hub) if hub.requires_vihf(PATH) else None,
         consult_upstream=partial(upstream.consult, identity),
+        disclose_for=identity.disclose_to_principal,
     )
 
 
@@ -79,15 +80,12 @@ def _write(request: server.Request, answer: service.Answer) -> None:
     request.finish()
 
 
-class PatientResource(resource.Resource):
+class PatientResource(HubResource):
     """`/fhir/Patient` (ITI-78 search), `/fhir/Patient/[id]` (ITI-78 retrieve),
     `/fhir/Patient/$ihe-pix` (ITI-83)."""
 
-    isLeaf = True
-
     def __init__(self, hub: Hub, ctx: service.FhirContext) -> None:
-        super().__init__()
-        self.hub = hub
+        super().__init__(hub)
         self.ctx = ctx
 
     def render(self, request: server.Request) -> Any:

@@ -39,15 +39,8 @@ _SEARCH = {
 _DIALLING = str.maketrans("", "", " .-()/")
 
 
-class SearchError(Exception):
-    """A search the supplier refuses: HTTP status, FHIR issue type, diagnostics."""
-
-    def __init__(self, status: int, code: str, diagnostics: str, expression: str = "") -> None:
-        super().__init__(diagnostics)
-        self.status = status
-        self.code = code
-        self.diagnostics = diagnostics
-        self.expression = expression
+class SearchError(resources.FhirError):
+    """A search the supplier refuses."""
 
 
 @dataclass

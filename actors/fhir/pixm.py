@@ -11,14 +11,8 @@ from actors.fhir import resources
 from actors.identity.model import Cx, Hd
 
 
-class PixmError(Exception):
-    """A refusal of ITI-83: HTTP status, FHIR issue type, diagnostics."""
-
-    def __init__(self, status: int, code: str, diagnostics: str) -> None:
-        super().__init__(diagnostics)
-        self.status = status
-        self.code = code
-        self.diagnostics = diagnostics
+class PixmError(resources.FhirError):
+    """A refusal of ITI-83."""
 
 
 # PIXm 2:3.83.4.2.3: the three failure cases and their exact answers.

@@ -35,6 +35,18 @@ _GENDER = {"M": "male", "F": "female", "U": "unknown", "O": "other", "A": "other
 _ADDRESS_USE = {"H": "home", "HP": "home", "WP": "work", "TMP": "temp", "OLD": "old", "BAD": "old"}
 
 
+class FhirError(Exception):
+    """A request answered with an OperationOutcome: HTTP status, FHIR issue type,
+    diagnostics and, for an issue about one parameter, its expression."""
+
+    def __init__(self, status: int, code: str, diagnostics: str, expression: str = "") -> None:
+        super().__init__(diagnostics)
+        self.status = status
+        self.code = code
+        self.diagnostics = diagnostics
+        self.expression = expression
+
+
 def system_of(hd: Hd) -> str:
     """The identifier system of an assigning authority: `urn:oid:` + its OID, else its
     namespace as it is known."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from actors.fhir.resources import FhirError
 from hub.wire import xmlsafe
 from vihf.faults import VihfRefusal
 from vihf.principal import Principal
@@ -24,14 +25,8 @@ SAML2 = "urn:oasis:names:tc:SAML:2.0:assertion"
 Authenticate = Callable[[etree._Element, str], Principal]
 
 
-class Unauthenticated(Exception):
-    """The request cannot be served to this caller: HTTP status, FHIR issue type, text."""
-
-    def __init__(self, status: int, code: str, diagnostics: str) -> None:
-        super().__init__(diagnostics)
-        self.status = status
-        self.code = code
-        self.diagnostics = diagnostics
+class Unauthenticated(FhirError):
+    """The request cannot be served to this caller."""
 
 
 def _assertion(token: str) -> etree._Element:

@@ -45,6 +45,8 @@ class FhirContext:
     identity: IdentityConfig
     authenticate: security.Authenticate | None = None
     consult_upstream: Callable[[DemographicsQuery, str], bool] = _nobody_upstream
+    # The persons a caller may be told of (the coordination model): None, all of them.
+    disclose_for: Callable[[Any], query.Disclose | None] = lambda caller: None
 
 
 @dataclass
@@ -141,16 +143,17 @@ def _known(session: Any, rules: core.Policy, hd: Any) -> bool:
     return rules.knows(hd, core.find_domain(session, hd))
 
 
-def _run_search(ctx: FhirContext, search: pdqm.Search, now: datetime) -> tuple[list[query.PatientView], str | None]:
+def _run_search(ctx: FhirContext, search: pdqm.Search, now: datetime, caller: Any) -> tuple[list[query.PatientView], str | None]:
     """The page of persons a search asks for, and the pointer of the next page, within
     the query core's caps. A first page that finds nobody locally asks the regional
     identity servers, as ITI-21 does."""
     limits = query.Limits.from_config(ctx.identity)
     pdqm.check_breadth(search, limits)
-    results, pointer = _local_search(ctx, search, limits, now)
+    disclose = ctx.disclose_for(caller)
+    results, pointer = _local_search(ctx, search, limits, disclose, now)
     if not results and not search.page and not search.resource_id:
         if ctx.consult_upstream(search.query, "ITI-78"):
-            results, pointer = _local_search(ctx, search, limits, now)
+            results, pointer = _local_search(ctx, search, limits, disclose, now)
     return results, pointer
 
 
@@ -161,7 +164,7 @@ def _record_id(resource_id: str) -> int | None:
     return int(resource_id)
 
 
-def _local_search(ctx: FhirContext, search: pdqm.Search, limits: query.Limits,
+def _local_search(ctx: FhirContext, search: pdqm.Search, limits: query.Limits, disclose: query.Disclose | None,
                   now: datetime) -> tuple[list[query.PatientView], str | None]:
     rules = policy_from_config(ctx.identity)
     with ctx.store.transaction() as session:
@@ -185,9 +188,9 @@ def _local_search(ctx: FhirContext, search: pdqm.Search, limits: query.Limits,
             except query.UnknownContinuation:
                 raise pdqm.SearchError(404, "not-found", "unknown, used or expired page (_page)", "_page") from None
         if search.filters:
-            results, next_after = _filtered_page(session, search, limits, after)
+            results, next_after = _filtered_page(session, search, limits, disclose, after)
         else:
-            page = query.search(session, search.query, search.count, after, limits)
+            page = query.search(session, search.query, search.count, after, limits, disclose)
             results, next_after = page.results, page.next_after
         pointer = None
         if next_after is not None:
@@ -195,7 +198,7 @@ def _local_search(ctx: FhirContext, search: pdqm.Search, limits: query.Limits,
     return results, pointer
 
 
-def _filtered_page(session: Any, search: pdqm.Search, limits: query.Limits,
+def _filtered_page(session: Any, search: pdqm.Search, limits: query.Limits, disclose: query.Disclose | None,
                    after: int) -> tuple[list[query.PatientView], int | None]:
     """A page of persons that also meet the parameters the query core does not evaluate:
     the core's persons (within its cap) are read in person order, batch after batch, and
@@ -203,7 +206,7 @@ def _filtered_page(session: Any, search: pdqm.Search, limits: query.Limits,
     kept: list[query.PatientView] = []
     cursor = after
     while len(kept) <= search.count:
-        page = query.search(session, search.query, FILTER_BATCH, cursor, limits)
+        page = query.search(session, search.query, FILTER_BATCH, cursor, limits, disclose)
         for view in page.results:
             if search.matches(view):
                 kept.append(view)
@@ -233,7 +236,7 @@ def _search(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> 
     now = datetime.now(timezone.utc)
     try:
         search = pdqm.parse(request.parameters)
-        results, pointer = _run_search(ctx, search, now)
+        results, pointer = _run_search(ctx, search, now, caller)
     except pdqm.SearchError as exc:
         return _outcome(exc.status, exc.code, exc.diagnostics, media, exc.expression)
     results = _visible(caller, results)
@@ -251,7 +254,7 @@ def _read(ctx: FhirContext, request: HttpRequest, resource_id: str, media: str, 
     """ITI-78 retrieve: `GET [base]/Patient/[id]`."""
     try:
         search = pdqm.parse([("_id", resource_id)])
-        results, _ = _run_search(ctx, search, datetime.now(timezone.utc))
+        results, _ = _run_search(ctx, search, datetime.now(timezone.utc), caller)
     except pdqm.SearchError:
         results = []
     results = _visible(caller, results)

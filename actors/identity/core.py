@@ -31,7 +31,7 @@ from hub.store.models.identity import (
 )
 
 from actors.identity import ins, matching
-from actors.identity.events import IdentifierChanged, PatientsLinked, PatientsMerged, publish
+from actors.identity.events import IdentifierChanged, PatientComplements, PatientsLinked, PatientsMerged, publish
 from actors.identity.model import Cx, Hd, IdentityStatus, Traits, normalise
 
 # The core reports its refusals in the vocabulary of HL7 table 0357 (`hub.wire.hl7v2.ERR_*`).
@@ -95,15 +95,34 @@ class Policy:
         return self.accepts(hd, row) and (row is not None or self.configured(hd))
 
 
+@dataclass(frozen=True)
+class Complements:
+    """What the PAM-FR complements of a feed say for the coordination layer (published as
+    `events.PatientComplements`): ZFA-11 `opposition`, ZFA-9 `feeding`, the treating
+    physicians of ROL `ODRP` (and those a ROL `DE` deletes), PD1-12 `protected`."""
+
+    opposition: str = ""
+    feeding: str = ""
+    treating_physicians: tuple[str, ...] = ()
+    former_treating_physicians: tuple[str, ...] = ()
+    protected: bool | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.opposition or self.feeding or self.treating_physicians or self.former_treating_physicians
+                    or self.protected is not None)
+
+
 @dataclass
 class IncomingIdentity:
     """One patient as a message states it: identifiers (with the location of each, e.g.
-    PID-3 repetitions), traits, PID-32 reliability codes, complements (ZFA, ZFD ...)."""
+    PID-3 repetitions), traits, PID-32 reliability codes, complements (ZFA, ZFD ...) as
+    raw fields in `details` and, read, in `complements`."""
 
     identifiers: list[Cx]
     traits: Traits
     reliability_codes: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    complements: Complements = Complements()
     source: str = ""
     segment: str = "PID"
     sequence: int = 1
@@ -456,7 +475,24 @@ def feed(session: Session, ctx: Context, incoming: IncomingIdentity) -> FeedResu
     if screened.remove_ins:
         status = remove_ins(session, ctx, patient_id) or status
         ctx.xref_forced.add(person_id)
+    if incoming.complements:
+        _publish_complements(session, ctx, patient_id, incoming)
     return FeedResult(patient_id, person_id, created, status)
+
+
+def _publish_complements(session: Session, ctx: Context, patient_id: int, incoming: IncomingIdentity) -> None:
+    said = incoming.complements
+    ctx.publish(session, PatientComplements(
+        patient_id=patient_id,
+        identifiers=tuple(_affinity_first(identifiers_of(session, patient_id), ctx.policy)),
+        opposition=said.opposition,
+        feeding=said.feeding,
+        treating_physicians=said.treating_physicians,
+        protected=said.protected,
+        former_treating_physicians=said.former_treating_physicians,
+        source=incoming.source,
+        at=ctx.now,
+    ))
 
 
 def _qualified_ins(screened: Screened) -> Cx | None:
@@ -470,23 +506,13 @@ def _replace_same_domain_ins(session: Session, ctx: Context, patient_id: int, do
     NIA replaced by NIR, or a new NIR) retires the previous one."""
     if domain.universal_id not in ins.INS_OIDS:
         return
-    ins_domains = select(IdentityDomain.id).where(IdentityDomain.universal_id.in_(ins.INS_OIDS))
-    previous = session.scalars(
-        select(IdentityIdentifier).where(
-            IdentityIdentifier.patient_id == patient_id, IdentityIdentifier.domain_id.in_(ins_domains)
-        )
-    ).all()
-    for row in previous:
-        old = Cx(row.value, domain_hd(session, row.domain_id), row.type_code)
-        session.delete(row)
-        _history(session, ctx, "ins-replaced", patient_id, None, f"{old.value}@{old.authority.key} -> {cx.value}")
-        ctx.publish(session, IdentifierChanged(patient_id, old, cx))
+    _delete_ins(session, ctx, patient_id, cx)
     session.flush()
 
 
-def remove_ins(session: Session, ctx: Context, patient_id: int) -> IdentityStatus:
-    """PAM-FR A47 with an empty INS: every INS (NIR and NIA) of the patient is deleted;
-    a qualified identity falls back to validated. Returns the resulting status."""
+def _delete_ins(session: Session, ctx: Context, patient_id: int, replacement: Cx | None) -> None:
+    """Delete every INS (NIR and NIA) of the patient, each with its history line and its
+    IdentifierChanged event: replaced by `replacement`, or removed when it is None."""
     ins_domains = select(IdentityDomain.id).where(IdentityDomain.universal_id.in_(ins.INS_OIDS))
     rows = session.scalars(
         select(IdentityIdentifier).where(IdentityIdentifier.patient_id == patient_id, IdentityIdentifier.domain_id.in_(ins_domains))
@@ -494,8 +520,17 @@ def remove_ins(session: Session, ctx: Context, patient_id: int) -> IdentityStatu
     for row in rows:
         old = Cx(row.value, domain_hd(session, row.domain_id), row.type_code)
         session.delete(row)
-        _history(session, ctx, "ins-removed", patient_id, None, f"{old.value}@{old.authority.key}")
-        ctx.publish(session, IdentifierChanged(patient_id, old, None))
+        if replacement is None:
+            _history(session, ctx, "ins-removed", patient_id, None, f"{old.value}@{old.authority.key}")
+        else:
+            _history(session, ctx, "ins-replaced", patient_id, None, f"{old.value}@{old.authority.key} -> {replacement.value}")
+        ctx.publish(session, IdentifierChanged(patient_id, old, replacement, ctx.now))
+
+
+def remove_ins(session: Session, ctx: Context, patient_id: int) -> IdentityStatus:
+    """PAM-FR A47 with an empty INS: every INS (NIR and NIA) of the patient is deleted;
+    a qualified identity falls back to validated. Returns the resulting status."""
+    _delete_ins(session, ctx, patient_id, None)
     stored = session.execute(select(IdentityPatient.status).where(IdentityPatient.id == patient_id)).scalar_one()
     if stored == IdentityStatus.QUAL.value:
         session.execute(update(IdentityPatient).where(IdentityPatient.id == patient_id).values(status=IdentityStatus.VALI.value))
@@ -572,6 +607,7 @@ def merge(session: Session, ctx: Context, survivor: IncomingIdentity, retired: S
                 retired_patient_id=old_id,
                 surviving=tuple(_affinity_first(identifiers_of(session, result.patient_id), ctx.policy)),
                 retired=tuple(retired_now),
+                at=ctx.now,
             ),
         )
     return result
@@ -614,7 +650,7 @@ def change_identifier(session: Session, ctx: Context, incoming: IncomingIdentity
         owner = session.get(IdentityPatient, patient_id)
         if owner is not None:
             ctx.xref_forced.add(owner.person_id)
-        ctx.publish(session, IdentifierChanged(patient_id, old_cx, replacement))
+        ctx.publish(session, IdentifierChanged(patient_id, old_cx, replacement, ctx.now))
         session.flush()
     return feed(session, ctx, incoming)
 

@@ -17,21 +17,24 @@ from hub.wire.hl7v2 import escape as escape
 
 @dataclass(frozen=True)
 class Delimiters:
-    field: str = "|"
-    component: str = "^"
-    repetition: str = "~"
-    escape: str = "\\"
-    subcomponent: str = "&"
+    """MSH-1, the field separator, and the four encoding characters of MSH-2."""
+
+    field: str
+    component: str
+    repetition: str
+    escape: str
+    subcomponent: str
 
     @classmethod
     def from_msh(cls, msh: str) -> Delimiters:
+        """The delimiters an MSH segment declares (the standard `|^~\\&` when it declares none)."""
         field_sep = msh[3] if len(msh) > 3 else "|"
         encoding = msh[4:].split(field_sep, 1)[0]
         padded = (encoding + "^~\\&")[:4] if len(encoding) < 4 else encoding[:4]
         return cls(field_sep, padded[0], padded[1], padded[2], padded[3])
 
 
-DEFAULT = Delimiters()
+DEFAULT = Delimiters.from_msh("MSH|^~\\&")
 
 
 class Segment:

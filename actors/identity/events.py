@@ -34,6 +34,8 @@ class PatientsMerged:
     retired_patient_id: int
     surviving: tuple[Cx, ...]
     retired: tuple[Cx, ...]
+    # The identity transaction's clock (None when the publisher gives none).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,30 @@ class IdentifierChanged:
     patient_id: int
     old: Cx
     new: Cx | None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PatientComplements:
+    """ITI-8 / ITI-30 feed whose PAM-FR complements say something the coordination layer
+    keeps: `opposition` ZFA-11 (`INC` does not consent to consultation, `IC` consents,
+    "" not said or `NA`), `feeding` ZFA-9 (`IO` opposes feeding, `INO` does not, `NA` not
+    collected, "" not said), `treating_physicians` the professional ids (`8` + RPPS, VIHF
+    subject-id form) of the ROL-3 `ODRP` segments, `former_treating_physicians` those of
+    ROL-2 `DE` (deleted), `protected` PD1-12 (`Y` True, `N` False, absent None).
+    `identifiers` are the patient's, the affinity domain's first; `source` the sender
+    (MSH-3|MSH-4). Published only when one of them carries information."""
+
+    kind = "identity.complements"
+    patient_id: int
+    identifiers: tuple[Cx, ...]
+    opposition: str
+    feeding: str
+    treating_physicians: tuple[str, ...]
+    protected: bool | None
+    former_treating_physicians: tuple[str, ...] = ()
+    source: str = ""
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +120,10 @@ class EncounterCancelled:
     movement_id: str
 
 
-Event = PatientsMerged | IdentifierChanged | PatientsLinked | PatientAdmitted | PatientDischarged | EncounterCancelled
+Event = (
+    PatientsMerged | IdentifierChanged | PatientComplements | PatientsLinked | PatientAdmitted | PatientDischarged
+    | EncounterCancelled
+)
 E = TypeVar("E")
 Subscriber = Callable[[Session, Any], None]
 

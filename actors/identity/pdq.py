@@ -15,7 +15,7 @@ from actors.identity import core, er7, query
 from actors.identity.core import Context
 from actors.identity.model import Cx, Hd
 from actors.identity.service import IdentityService
-from actors.identity.v2 import Refusal, Route, format_pid, parse, refusal, require_order, response_msh, source_of
+from actors.identity.v2 import Refusal, Route, format_pid, parse, query_response, refusal, require_order, source_of
 
 DEFAULT_QUANTITY = 100  # records per response when RCP-2 does not say
 MAX_QUANTITY = 1000
@@ -94,12 +94,7 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
     tag = qpd.raw(2) if qpd is not None else ""
 
     def answer(status: str, body: list[str], errors: list[hl7v2.Hl7Error] | None = None, pointer: str = "") -> str:
-        segments = [response_msh(msh, "RSP^K22^RSP_K21", service.identity), f"MSA|{'AE' if errors else 'AA'}|{msh.get(10)}"]
-        for error in errors or []:
-            segments.append(er7.segment("ERR", ["", error.location, f"{error.code}^{hl7v2._TEXT_0357.get(error.code, '')}^HL70357", error.severity, "", "", "", er7.escape(error.message)]))
-        segments.append(f"QAK|{tag}|{status}")
-        if qpd is not None:
-            segments.append("|".join(qpd.fields))
+        segments = query_response(msh, "RSP^K22^RSP_K21", service.identity, qpd, status, errors)
         segments.extend(body)
         if pointer:
             segments.append(f"DSC|{pointer}|I")
@@ -129,7 +124,8 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
                 after = query.take_continuation(session, pointer_in, tag, parameters, ctx.now)
             except query.UnknownContinuation:
                 raise refusal(hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "DSC^1^1", "unknown, expired or cancelled continuation pointer") from None
-        page = query.search(session, parameters, quantity, after, service.pdq_limits)
+        page = query.search(session, parameters, quantity, after, service.pdq_limits,
+                            service.disclose_to_sender(source_of(msh)))
         pointer = ""
         if page.next_after is not None:
             query.purge_expired(session, ctx.now)

@@ -12,7 +12,7 @@ from actors.identity.model import Hd
 from actors.identity.pamfr import check_z_segments
 from actors.identity.service import IdentityService
 from actors.identity.v2 import (
-    Refusal, Route, complements, incoming_from_pid, parse, refusal, require_order, response_msh, source_of, without_nulls,
+    Refusal, Route, complements, incoming_from_pid, parse, query_response, refusal, require_order, source_of, without_nulls,
 )
 
 # Segments read by the feeds, in the order of the HL7 v2.5 ADT structures.
@@ -81,16 +81,9 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
     at QPD-3 (component 1 for the id, 4 for its domain) or at the QPD-4 repetition."""
     parsed = parse(message)
     qpd = parsed.first("QPD")
-    tag = qpd.raw(2) if qpd is not None else ""
 
     def answer(status: str, pid: str = "", errors: list[hl7v2.Hl7Error] | None = None) -> str:
-        code = "AE" if errors else "AA"
-        segments = [response_msh(msh, "RSP^K23^RSP_K23", service.identity), f"MSA|{code}|{msh.get(10)}"]
-        for error in errors or []:
-            segments.append(er7.segment("ERR", ["", error.location, f"{error.code}^{_text(error.code)}^HL70357", error.severity, "", "", "", er7.escape(error.message)]))
-        segments.append(f"QAK|{tag}|{status}")
-        if qpd is not None:
-            segments.append("|".join(qpd.fields))
+        segments = query_response(msh, "RSP^K23^RSP_K23", service.identity, qpd, status, errors)
         if pid:
             segments.append(pid)
         return "\r".join(segments) + "\r"
@@ -142,10 +135,6 @@ def _same_domain(a: Hd, b: Hd) -> bool:
     if a.universal_id and b.universal_id:
         return a.universal_id == b.universal_id
     return a.namespace == b.namespace
-
-
-def _text(code: str) -> str:
-    return str(hl7v2._TEXT_0357.get(code, ""))
 
 
 def routes(service: IdentityService) -> list[Route]:

@@ -12,10 +12,10 @@ broad to run, and `search` never pages beyond the query's first `max_results` pe
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
@@ -65,6 +65,21 @@ class PatientView:
     traits: Traits
     status: IdentityStatus
     reliability_codes: list[str] = field(default_factory=list)
+
+
+# Which of the persons found the caller may be told of: the coordination model's
+# decision (patients in protected access or who oppose are withheld from unauthorised
+# callers), given by whoever runs the query; None: all of them.
+Disclose = Callable[[Session, list[PatientView]], list[PatientView]]
+
+
+class Disclosure(Protocol):
+    """What the identity transactions ask of the coordination model: the `Disclose` of
+    a VIHF caller (None: no principal, nothing withheld) or of an MLLP sender."""
+
+    def for_principal(self, principal: Any) -> Disclose | None: ...
+
+    def for_sender(self, sender: str) -> Disclose: ...
 
 
 @dataclass
@@ -265,12 +280,13 @@ def _conditions(session: Session, query: DemographicsQuery) -> list[Any] | None:
     return conditions
 
 
-def _page(session: Session, query: DemographicsQuery, conditions: list[Any], limit: int, after_person_id: int) -> Page:
+def _page(session: Session, query: DemographicsQuery, conditions: list[Any], limit: int, after_person_id: int,
+          disclose: Disclose | None = None) -> Page:
     domain_ids = _check_domains(session, query.domains)
     results: list[PatientView] = []
     cursor = after_person_id
     # Persons are read in order; those without an identifier in the requested domains
-    # are skipped, so read in batches until the page is full.
+    # (or withheld from the caller) are skipped, so read in batches until the page is full.
     while len(results) <= limit:
         batch = session.scalars(
             select(IdentityPatient)
@@ -280,30 +296,41 @@ def _page(session: Session, query: DemographicsQuery, conditions: list[Any], lim
         ).all()
         if not batch:
             break
-        seen: set[int] = set()
-        for patient in batch:
-            if patient.person_id in seen:
-                continue
-            seen.add(patient.person_id)
-            cursor = patient.person_id
-            identifiers: list[Cx] = []
-            for cx, status in person_identifiers(session, patient.person_id):
-                kept = _filter(session, [cx], query.domains, domain_ids, status)
-                if kept and kept[0] not in identifiers:
-                    identifiers.append(kept[0])
-            if query.domains and not identifiers:
-                continue
-            results.append(
-                PatientView(
-                    patient.person_id, patient.id, identifiers, _traits(patient), IdentityStatus(patient.status),
-                    [c for c in patient.reliability_codes.split(",") if c],
-                )
-            )
+        views = _views(session, query, domain_ids, batch)
+        cursor = batch[-1].person_id
+        shown = disclose(session, views) if disclose is not None and views else views
+        for view in shown:
+            results.append(view)
             if len(results) > limit:
                 break
     more = len(results) > limit
     page = results[:limit]
     return Page(page, len(page), page[-1].person_id if more and page else None)
+
+
+def _views(session: Session, query: DemographicsQuery, domain_ids: list[int], batch: Sequence[IdentityPatient]) -> list[PatientView]:
+    """One view per person of `batch` (its first record), with the identifiers the
+    query's domains keep; a person with none of them is left out."""
+    views: list[PatientView] = []
+    seen: set[int] = set()
+    for patient in batch:
+        if patient.person_id in seen:
+            continue
+        seen.add(patient.person_id)
+        identifiers: list[Cx] = []
+        for cx, status in person_identifiers(session, patient.person_id):
+            kept = _filter(session, [cx], query.domains, domain_ids, status)
+            if kept and kept[0] not in identifiers:
+                identifiers.append(kept[0])
+        if query.domains and not identifiers:
+            continue
+        views.append(
+            PatientView(
+                patient.person_id, patient.id, identifiers, _traits(patient), IdentityStatus(patient.status),
+                [c for c in patient.reliability_codes.split(",") if c],
+            )
+        )
+    return views
 
 
 def _rank(session: Session, conditions: list[Any], person_id: int) -> int:
@@ -315,7 +342,7 @@ def _rank(session: Session, conditions: list[Any], person_id: int) -> int:
 
 
 def search(session: Session, query: DemographicsQuery, limit: int, after_person_id: int = 0,
-           limits: Limits = Limits()) -> Page:
+           limits: Limits = Limits(), disclose: Disclose | None = None) -> Page:
     """PDQ (ITI-21/ITI-47/ITI-78): persons whose records match every given trait, in
     person order, `limit` at a time after `after_person_id`. Persons with no identifier in
     the requested domains are left out.
@@ -333,7 +360,7 @@ def search(session: Session, query: DemographicsQuery, limit: int, after_person_
     room = limits.max_results - reached
     if room <= 0:
         return Page([], 0, None)
-    page = _page(session, query, conditions, min(limit, room), after_person_id)
+    page = _page(session, query, conditions, min(limit, room), after_person_id, disclose)
     if page.next_after is not None and _rank(session, conditions, page.next_after) >= limits.max_results:
         return Page(page.results, page.total_hint, None)
     return page

@@ -39,6 +39,18 @@ class IdentityService:
     upstream_pdq: upstream.UpstreamPdq | None = None
     # Breadth caps of ITI-21 ([identity] pdq_min_name_chars, pdq_max_results).
     pdq_limits: query.Limits = field(default_factory=query.Limits)
+    # Who may be told of which patient (the coordination model's decision); None: anyone.
+    disclosure: query.Disclosure | None = None
+
+    def use_disclosure(self, disclosure: query.Disclosure) -> None:
+        """Withhold from PDQ and PIX answers the patients `disclosure` says to."""
+        self.disclosure = disclosure
+
+    def disclose_to_principal(self, principal: Any) -> query.Disclose | None:
+        return self.disclosure.for_principal(principal) if self.disclosure is not None else None
+
+    def disclose_to_sender(self, sender: str) -> query.Disclose | None:
+        return self.disclosure.for_sender(sender) if self.disclosure is not None else None
 
     def run(self, msh: hl7v2.Msh, work: Callable[[Session, Context], str]) -> str:
         """Run `work` in one database transaction; a `Refusal` or `IdentityError` rolls

@@ -6,7 +6,7 @@ location; `refusal_ack` writes the acknowledgement.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hub.wire import hl7v2
 
 from actors.identity import er7, ins
-from actors.identity.core import IdentityError, IncomingIdentity, Location
+from actors.identity.core import Complements, IdentityError, IncomingIdentity, Location
 from actors.identity.model import IdentityStatus, Traits
 from actors.identity.query import PatientView
 
@@ -148,6 +148,7 @@ def incoming_from_pid(pid: er7.Segment, sequence: int, source: str, details: dic
         traits=traits,
         reliability_codes=[c for c in codes if c],
         details=details or {},
+        complements=read_complements(details or {}, d),
         source=source,
         sequence=sequence,
     )
@@ -170,6 +171,80 @@ def complements(message: er7.Er7Message, names: Sequence[str]) -> dict[str, obje
         if segment.name in names:
             found.setdefault(segment.name, []).append(segment.fields[1:])
     return dict(found)
+
+
+# The national identifiers of health professionals (identity-fr.md §5.1): XCN-9 authority,
+# XCN-13 type `IDNPS` (IdNat_PS, already prefixed), `RPPS` (11 digits, IdNat_PS `8`+RPPS)
+# or `ADELI` (IdNat_PS `0`+ADELI).
+OID_PS = "1.2.250.1.71.4.2.1"
+_IDNAT_PREFIX = {"IDNPS": "", "RPPS": "8", "ADELI": "0"}
+# HL7 table 0443 as PAM-FR extends it: the treating physician (médecin traitant).
+ROLE_TREATING_PHYSICIAN = "ODRP"
+# ROL-2 action code: the role is deleted.
+ROL_DELETE = "DE"
+# A professional id as the coordination store keeps it (VIHF subject ids are short).
+_MAX_PROFESSIONAL_ID = 128
+
+
+def professional_id(xcn: str, d: er7.Delimiters = er7.DEFAULT) -> str | None:
+    """The VIHF subject-id form (IdNat_PS) of a person XCN with a national identifier:
+    `8` + RPPS, `0` + ADELI, an IDNPS as it is; an XCN without type under the PS
+    authority is read as an RPPS when it has 11 digits, an IdNat_PS otherwise. None for
+    a local identifier (`EI`) or none."""
+    comps = xcn.split(d.component) + [""] * 13
+    value = er7.unescape(comps[0], d).strip()
+    kind = er7.unescape(comps[12], d).strip().upper()
+    if not value:
+        return None
+    if kind in _IDNAT_PREFIX:
+        found = _IDNAT_PREFIX[kind] + value
+    elif not kind and er7.parse_hd(comps[8], d).universal_id == OID_PS:
+        found = "8" + value if len(value) == 11 and value.isdigit() else value
+    else:
+        return None
+    if len(found) > _MAX_PROFESSIONAL_ID or any(ch.isspace() for ch in found):
+        return None
+    return found
+
+
+def _component(fields: Sequence[str], number: int, d: er7.Delimiters) -> str:
+    """Component 1 of field `number` (HL7 numbering) of a raw complement segment."""
+    raw = fields[number - 1] if number <= len(fields) else ""
+    return er7.unescape(raw.split(d.repetition)[0].split(d.component)[0], d).strip().upper()
+
+
+def read_complements(details: Mapping[str, object], d: er7.Delimiters = er7.DEFAULT) -> Complements:
+    """What the coordination layer keeps of the raw complements (`complements(...)` of
+    ZFA, ROL, PD1): ZFA-11 `INC` / `IC` (`NA` says nothing), ZFA-9 `IO` / `INO` / `NA`,
+    the ROL-3 `ODRP` professionals (ROL-4) named or deleted (ROL-2 `DE`), PD1-12."""
+    def segments(name: str) -> list[list[str]]:
+        found = details.get(name)
+        return [fields for fields in found if isinstance(fields, list)] if isinstance(found, list) else []
+
+    opposition = feeding = ""
+    for zfa in segments("ZFA"):
+        opposition = _component(zfa, 11, d) or opposition
+        feeding = _component(zfa, 9, d) or feeding
+    named: list[str] = []
+    deleted: list[str] = []
+    for rol in segments("ROL"):
+        if _component(rol, 3, d) != ROLE_TREATING_PHYSICIAN:
+            continue
+        person = rol[3].split(d.repetition) if len(rol) > 3 else []
+        ids = [found for found in (professional_id(xcn, d) for xcn in person) if found]
+        if ids:
+            (deleted if _component(rol, 2, d) == ROL_DELETE else named).append(ids[0])
+    protected: bool | None = None
+    for pd1 in segments("PD1"):
+        flag = _component(pd1, 12, d)
+        protected = True if flag == "Y" else False if flag == "N" else protected
+    return Complements(
+        opposition=opposition if opposition in ("INC", "IC") else "",
+        feeding=feeding if feeding in ("IO", "INO", "NA") else "",
+        treating_physicians=tuple(dict.fromkeys(named)),
+        former_treating_physicians=tuple(dict.fromkeys(p for p in deleted if p not in named)),
+        protected=protected,
+    )
 
 
 # -- timestamps -------------------------------------------------------------------------------
@@ -236,6 +311,23 @@ def response_msh(request: hl7v2.Msh, message_type: str, identity: hl7v2.Identity
         hl7v2.new_control_id(), request.get(11) or "P", "2.5", "", "", "", "", "", request.get(18),
     ]
     return er7.segment("MSH|^~\\&", fields)
+
+
+def query_response(
+    request: hl7v2.Msh, message_type: str, identity: hl7v2.Identity, qpd: er7.Segment | None, status: str,
+    errors: Sequence[hl7v2.Hl7Error] | None,
+) -> list[str]:
+    """The first segments of the answer to a query (ITI-9 RSP^K23, ITI-21 RSP^K22): MSH,
+    MSA (AE with `errors`, AA without), one ERR per error, QAK with the query tag and
+    `status`, the QPD echoed. The caller adds what follows."""
+    segments = [response_msh(request, message_type, identity), f"MSA|{'AE' if errors else 'AA'}|{request.get(10)}"]
+    for error in errors or []:
+        code = f"{error.code}^{hl7v2._TEXT_0357.get(error.code, '')}^HL70357"
+        segments.append(er7.segment("ERR", ["", error.location, code, error.severity, "", "", "", er7.escape(error.message)]))
+    segments.append(f"QAK|{qpd.raw(2) if qpd is not None else ''}|{status}")
+    if qpd is not None:
+        segments.append("|".join(qpd.fields))
+    return segments
 
 
 Handler = Callable[[str, hl7v2.Msh], str]

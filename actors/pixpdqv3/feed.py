@@ -44,6 +44,16 @@ def _patient_path(interaction: str) -> str:
     return f"/{interaction}/controlActProcess/subject/registrationEvent/subject1/patient"
 
 
+def _read_ids(holder: etree._Element | None, path: str, identifiers: list[Cx], paths: list[str]) -> None:
+    """Append to `identifiers` the ids of `holder` (those without a nullFlavor), and to
+    `paths` the XPath of each, `path`/id[n]."""
+    for index, element in enumerate(children(holder, "id"), start=1):
+        ii = hl7v3.read_ii(element)
+        if ii is not None and not ii.null_flavor:
+            identifiers.append(hl7v3.ii_to_cx(ii))
+            paths.append(f"{path}/id[{index}]")
+
+
 def parse(root: etree._Element, interaction: str) -> FeedRequest:
     """Read an ITI-44 message (ITI TF-2b 3.44.4.1.2); raises `MessageError`."""
     wrapper = hl7v3.read_wrapper(root, interaction)
@@ -54,12 +64,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
         raise MessageError(AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "the message states no patient", base)])
     identifiers: list[Cx] = []
     paths: list[str] = []
-    for index, element in enumerate(children(patient, "id"), start=1):
-        ii = hl7v3.read_ii(element)
-        if ii is None or ii.null_flavor:
-            continue
-        identifiers.append(hl7v3.ii_to_cx(ii))
-        paths.append(f"{base}/id[{index}]")
+    _read_ids(patient, base, identifiers, paths)
     if not identifiers:
         raise MessageError(
             AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "Patient.id is required (one identifier at least)", f"{base}/id")]
@@ -68,12 +73,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
     if person is None:
         raise MessageError(AE, [Detail(hl7v2.ERR_REQUIRED_FIELD_MISSING, "patientPerson is required", f"{base}/patientPerson")])
     for index, other in enumerate(children(person, "asOtherIDs"), start=1):
-        for id_index, element in enumerate(children(other, "id"), start=1):
-            ii = hl7v3.read_ii(element)
-            if ii is None or ii.null_flavor:
-                continue
-            identifiers.append(hl7v3.ii_to_cx(ii))
-            paths.append(f"{base}/patientPerson/asOtherIDs[{index}]/id[{id_index}]")
+        _read_ids(other, f"{base}/patientPerson/asOtherIDs[{index}]", identifiers, paths)
     gender = child(person, "administrativeGenderCode")
     sex = (gender.get("code") or "").strip().upper() if gender is not None else ""
     if sex == "UN":
@@ -105,14 +105,7 @@ def parse(root: etree._Element, interaction: str) -> FeedRequest:
         prior_base = f"/{interaction}/controlActProcess/subject/registrationEvent/replacementOf"
         for index, replacement in enumerate(children(event, "replacementOf"), start=1):
             role = child(replacement, "priorRegistration", "subject1", "priorRegisteredRole")
-            for id_index, element in enumerate(children(role, "id"), start=1):
-                ii = hl7v3.read_ii(element)
-                if ii is None or ii.null_flavor:
-                    continue
-                request.prior.append(hl7v3.ii_to_cx(ii))
-                request.prior_paths.append(
-                    f"{prior_base}[{index}]/priorRegistration/subject1/priorRegisteredRole/id[{id_index}]"
-                )
+            _read_ids(role, f"{prior_base}[{index}]/priorRegistration/subject1/priorRegisteredRole", request.prior, request.prior_paths)
         if not request.prior:
             raise MessageError(
                 AE,

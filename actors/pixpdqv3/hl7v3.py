@@ -349,3 +349,17 @@ def acknowledgement(root: etree._Element, type_code: str, target: II | None, det
         if detail.location:
             etree.SubElement(element, q("location")).text = detail.location
     return ack
+
+
+def query_response(interaction: str, trigger_event: str, request: Wrapper | None, ack_code: str, target: II | None,
+                   details: Iterable[Detail], device_id: str, now: datetime) -> tuple[etree._Element, etree._Element]:
+    """A query response (ITI-45, ITI-47) up to its controlActProcess: the message
+    `interaction` acknowledging `target`, the act coded `trigger_event`. Returns the
+    message and the act, which the caller fills."""
+    root = new_message(interaction, request, device_id, now)
+    acknowledgement(root, ack_code, target, details)
+    act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
+    code = etree.SubElement(act, q("code"))
+    code.set("code", trigger_event)
+    code.set("codeSystem", INTERACTION_CODE_SYSTEM)
+    return root, act

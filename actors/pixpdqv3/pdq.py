@@ -222,12 +222,7 @@ def response(request_wrapper: hl7v3.Wrapper | None, target: hl7v3.II | None, que
              ack_code: str, details: list[Detail], device_id: str, now: datetime) -> etree._Element:
     """PRPA_IN201306UV02 answering the message `target`: one registrationEvent per person
     found, the queryAck with its quantities (ITI TF-2b 3.47.4.2.2), the query echoed."""
-    root = hl7v3.new_message(hl7v3.PRPA_IN201306UV02, request_wrapper, device_id, now)
-    hl7v3.acknowledgement(root, ack_code, target, details)
-    act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
-    code = etree.SubElement(act, q("code"))
-    code.set("code", "PRPA_TE201306UV02")
-    code.set("codeSystem", hl7v3.INTERACTION_CODE_SYSTEM)
+    root, act = hl7v3.query_response(hl7v3.PRPA_IN201306UV02, "PRPA_TE201306UV02", request_wrapper, ack_code, target, details, device_id, now)
     for view in results:
         subject = etree.SubElement(act, q("subject"), typeCode="SUBJ", contextConductionInd="false")
         event = etree.SubElement(subject, q("registrationEvent"), classCode="REG", moodCode="EVN")

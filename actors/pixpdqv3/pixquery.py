@@ -73,12 +73,7 @@ def response(request_wrapper: hl7v3.Wrapper | None, target: hl7v3.II | None, que
              ack_code: str, details: list[Detail], device_id: str, now: datetime) -> etree._Element:
     """PRPA_IN201310UV02 answering the message `target`: with `identifiers` (the
     person's, queried one excluded) as Patient.id repetitions, or none (NF, AE)."""
-    root = hl7v3.new_message(hl7v3.PRPA_IN201310UV02, request_wrapper, device_id, now)
-    hl7v3.acknowledgement(root, ack_code, target, details)
-    act = etree.SubElement(root, q("controlActProcess"), classCode="CACT", moodCode="EVN")
-    code = etree.SubElement(act, q("code"))
-    code.set("code", "PRPA_TE201310UV02")
-    code.set("codeSystem", hl7v3.INTERACTION_CODE_SYSTEM)
+    root, act = hl7v3.query_response(hl7v3.PRPA_IN201310UV02, "PRPA_TE201310UV02", request_wrapper, ack_code, target, details, device_id, now)
     identifiers = hl7v3.expressible(identifiers or [])
     if identifiers:
         subject = etree.SubElement(act, q("subject"), typeCode="SUBJ")

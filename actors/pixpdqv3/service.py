@@ -204,7 +204,8 @@ def iti47(request: SoapRequest, ctx: V3Context) -> SoapResponse:
             raise MessageError(AE, unknown)
         for attempt in ("local", "after upstream"):
             with ctx.store.transaction() as session:
-                page = query.search(session, message.query, page_size, limits=limits)
+                page = query.search(session, message.query, page_size, limits=limits,
+                                    disclose=ctx.service.disclose_to_principal(request.principal))
                 results = _visible(request.principal, page.results)
                 remaining = 0
                 if page.next_after is not None:
@@ -248,7 +249,8 @@ def iti47_continue(request: SoapRequest, ctx: V3Context) -> SoapResponse:
                 )
             page_size = min(message.continuation_quantity or state.page_size, MAX_PAGE)
             limits = query.Limits.from_config(ctx.identity)
-            page = query.search(session, state.query, page_size, state.after, limits)
+            page = query.search(session, state.query, page_size, state.after, limits,
+                                ctx.service.disclose_to_principal(request.principal))
             results = _visible(request.principal, page.results)
             remaining = 0
             if page.next_after is not None:

@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 def install(hub: Hub) -> None:
     """Register the XDM medium upload operation."""
-    hub.soap_endpoint(service.PATH, service.WSDL).operation(
+    # `/coordination?wsdl` describes the coordination services (actors.coordination);
+    # ImportXdmMedium keeps its own WSDL, wsdl/coordination.wsdl.
+    hub.soap_endpoint(service.PATH).operation(
         service.ACTION, service.TRANSACTION, partial(service.import_xdm_medium, store=hub.store, config=hub.config)
     )
 

@@ -13,17 +13,28 @@ Three questions are asked here:
 - `may_update`: may the caller change a registered object's status or metadata (ITI-57,
   and the replacements of ITI-41/42): only an author structure of the object may.
 
-The coordination model's access decision (mandates, care team) will replace the bodies
-of these functions; their callers stay as they are.
+Those three read the VIHF assertion alone. The coordination model's access decision
+(`actors.coordination.gate`: oppositions, visibility codes, circle, mandates,
+break-the-glass) is asked through `Reader`, one per request: per DocumentEntry for
+ITI-18 and ITI-43 (an entry the caller may not read is left out of a query and
+answered as unknown by the repository), per patient for the other objects, and
+`may_submit` for ITI-41/42.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actors.coordination.decision import Action, DocumentFacts
+from actors.coordination.gate import Check, Gate
 from actors.xds import constants as c
+from actors.xds.errors import RegistryError
 from hub.wire import xmlsafe
-from hub.store.models.xds import XdsDocumentEntry, XdsFolder
+from hub.store.models.xds import XdsAuthor, XdsCode, XdsDocumentEntry, XdsFolder
 from vihf.policy import AccessPolicy
 from vihf.principal import Principal
 
@@ -114,3 +125,90 @@ def may_update(principal: Principal | None, entry: XdsDocumentEntry | XdsFolder)
 
 # The codeContext of a refused update: says why, echoes no identifier of the caller.
 UPDATE_REFUSED = "not authorised: only an author structure of the object (authorInstitution or submitter) may change it"
+
+
+# -- the coordination model's decision ----------------------------------------------------
+
+CONFIDENTIALITY = "confidentialityCode"  # XdsCode.kind of the confidentialityCode values
+
+
+def entry_facts(session: Session, entries: Sequence[XdsDocumentEntry]) -> list[DocumentFacts]:
+    """What the decision reads of each entry: its authorPerson ids (XCN.1, the VIHF
+    subject-id form of French professionals), author structures (the submitter's), its
+    confidentialityCode values and classCode. Two queries for all the entries."""
+    uuids = [entry.uuid for entry in entries]
+    codes: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    authors: dict[str, set[str]] = defaultdict(set)
+    for start in range(0, len(uuids), 1000):
+        chunk = uuids[start:start + 1000]
+        for uuid_, key in session.execute(
+            select(XdsCode.object_uuid, XdsCode.code).where(XdsCode.kind == CONFIDENTIALITY, XdsCode.object_uuid.in_(chunk))
+        ):
+            code, _, scheme = key.partition("^^")
+            codes[uuid_].add((code, scheme))
+        for uuid_, person in session.execute(
+            select(XdsAuthor.object_uuid, XdsAuthor.person).where(XdsAuthor.object_uuid.in_(chunk))
+        ):
+            identifier = person.split("^", 1)[0].strip()
+            if identifier:
+                authors[uuid_].add(identifier)
+    return [
+        DocumentFacts(
+            author_ids=frozenset(authors.get(entry.uuid, ())),
+            author_structures=frozenset((entry.submitter_structure,) if entry.submitter_structure else ()),
+            confidentiality_codes=frozenset(codes.get(entry.uuid, ())),
+            class_code=entry.class_code or None,
+            type_code=entry.type_code or None,
+        )
+        for entry in entries
+    ]
+
+
+class Reader:
+    """One request's reading rights: the assertion's (`may_read`) and the coordination
+    model's (`Check`), asked per DocumentEntry and per patient."""
+
+    def __init__(self, session: Session, gate: Gate | None, principal: Principal | None) -> None:
+        self.session = session
+        self.principal = principal
+        self.check: Check | None = gate.check(session, principal) if gate is not None and principal is not None else None
+
+    def patient_visible(self, patient: str) -> bool:
+        """Whether the objects of `patient` other than DocumentEntries (submission sets,
+        folders) may be shown: the patient's entries are not all withheld."""
+        if not may_read(self.principal, patient):
+            return False
+        if self.check is None:
+            return True
+        decision = self.check.decide(Action.READ_DOCUMENTS, patient)
+        return decision is None or not decision.denied
+
+    def entries(self, entries: Sequence[XdsDocumentEntry]) -> list[bool]:
+        """Whether each DocumentEntry may be shown (or its document retrieved)."""
+        if not entries:
+            return []
+        assertion = [may_read(self.principal, entry.patient_id) for entry in entries]
+        if self.check is None:
+            return assertion
+        facts = entry_facts(self.session, entries)
+        decided = self.check.entries([(entry.patient_id, f) for entry, f in zip(entries, facts)])
+        return [a and d for a, d in zip(assertion, decided)]
+
+    def summary(self) -> str | None:
+        return self.check.summary() if self.check is not None else None
+
+    def break_the_glass(self) -> set[str]:
+        return set(self.check.break_the_glass) if self.check is not None else set()
+
+
+def refused_submission(session: Session, gate: Gate | None, principal: Principal | None, patient: str,
+                       code: str) -> RegistryError | None:
+    """ITI-41/42: the coordination model's refusal of a submission for `patient` (the
+    patient opposes feeding), as the transaction's error naming the rule; None when
+    the submission may go on."""
+    if gate is None or principal is None:
+        return None
+    decision = gate.check(session, principal).decide(Action.SUBMIT, patient)
+    if decision is None or decision.allowed:
+        return None
+    return RegistryError(code, f"not authorised ({decision.rule}): {decision.reason}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import ClassVar, Generic, TypeVar
 
 from lxml import etree
 
@@ -117,16 +118,25 @@ class RegistryObject:
 
 
 @dataclass
-class DocumentEntry(RegistryObject):
-    mime_type: str = ""
+class IdentifiedObject(RegistryObject):
+    """A DocumentEntry, SubmissionSet or Folder: its patientId and uniqueId are the values
+    of its ExternalIdentifiers of the schemes `identifier_schemes` (patientId, uniqueId)."""
+
+    identifier_schemes: ClassVar[tuple[str, str]]
 
     @property
     def patient_id(self) -> str | None:
-        return self.identifier(c.XDSDocumentEntry_patientId)
+        return self.identifier(self.identifier_schemes[0])
 
     @property
     def unique_id(self) -> str | None:
-        return self.identifier(c.XDSDocumentEntry_uniqueId)
+        return self.identifier(self.identifier_schemes[1])
+
+
+@dataclass
+class DocumentEntry(IdentifiedObject):
+    identifier_schemes = (c.XDSDocumentEntry_patientId, c.XDSDocumentEntry_uniqueId)
+    mime_type: str = ""
 
     @property
     def on_demand(self) -> bool:
@@ -134,25 +144,13 @@ class DocumentEntry(RegistryObject):
 
 
 @dataclass
-class SubmissionSet(RegistryObject):
-    @property
-    def patient_id(self) -> str | None:
-        return self.identifier(c.XDSSubmissionSet_patientId)
-
-    @property
-    def unique_id(self) -> str | None:
-        return self.identifier(c.XDSSubmissionSet_uniqueId)
+class SubmissionSet(IdentifiedObject):
+    identifier_schemes = (c.XDSSubmissionSet_patientId, c.XDSSubmissionSet_uniqueId)
 
 
 @dataclass
-class Folder(RegistryObject):
-    @property
-    def patient_id(self) -> str | None:
-        return self.identifier(c.XDSFolder_patientId)
-
-    @property
-    def unique_id(self) -> str | None:
-        return self.identifier(c.XDSFolder_uniqueId)
+class Folder(IdentifiedObject):
+    identifier_schemes = (c.XDSFolder_patientId, c.XDSFolder_uniqueId)
 
 
 @dataclass
@@ -162,14 +160,27 @@ class Association(RegistryObject):
     target: str = ""
 
 
+_D = TypeVar("_D")
+_S = TypeVar("_S")
+_F = TypeVar("_F")
+_A = TypeVar("_A")
+
+
 @dataclass
-class Submission:
+class ByKind(Generic[_D, _S, _F, _A]):
+    """Registry objects by kind: DocumentEntries, SubmissionSets, Folders, Associations (as
+    submitted here, as stored rows in `actors.xds.query.Result`)."""
+
+    documents: list[_D] = field(default_factory=list)
+    submission_sets: list[_S] = field(default_factory=list)
+    folders: list[_F] = field(default_factory=list)
+    associations: list[_A] = field(default_factory=list)
+
+
+@dataclass
+class Submission(ByKind[DocumentEntry, SubmissionSet, Folder, Association]):
     """The content of one rim:RegistryObjectList."""
 
-    documents: list[DocumentEntry] = field(default_factory=list)
-    submission_sets: list[SubmissionSet] = field(default_factory=list)
-    folders: list[Folder] = field(default_factory=list)
-    associations: list[Association] = field(default_factory=list)
     object_refs: list[str] = field(default_factory=list)
     errors: list[RegistryError] = field(default_factory=list)
     # symbolic id -> urn:uuid assigned by the registry

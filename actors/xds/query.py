@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lxml import etree
 from sqlalchemy import Select, exists, or_, select, union_all
@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from actors.xds import constants as c
 from actors.xds import datatypes as dt
 from actors.xds.errors import RegistryError, error_list, status_of
+from actors.xds.metadata import ByKind
 from actors.xds.registry import CODE_CONFIDENTIALITY, CODE_EVENT, CODE_FOLDER
 from hub.wire import xmlsafe
 from hub.store.models.xds import (
@@ -152,11 +153,8 @@ def _one_of(params: Params, names: Sequence[str], query_name: str) -> tuple[str,
 
 
 @dataclass
-class Result:
-    documents: list[XdsDocumentEntry] = field(default_factory=list)
-    submission_sets: list[XdsSubmissionSet] = field(default_factory=list)
-    folders: list[XdsFolder] = field(default_factory=list)
-    associations: list[XdsAssociation] = field(default_factory=list)
+class Result(ByKind[XdsDocumentEntry, XdsSubmissionSet, XdsFolder, XdsAssociation]):
+    """What a stored query found."""
 
     def count(self) -> int:
         return len(self.documents) + len(self.submission_sets) + len(self.folders) + len(self.associations)
@@ -194,7 +192,25 @@ def _authors(model_uuid: Any, patterns: list[str] | None) -> list[Any]:
     ]
 
 
-def _time_range(column: Any, start: str | None, end: str | None) -> list[Any]:
+# The prefixes of the parameters about each kind of object.
+DOCUMENT, SUBMISSION_SET, FOLDER = "$XDSDocumentEntry", "$XDSSubmissionSet", "$XDSFolder"
+
+
+def _ids(prefix: str, kind: str = STRS, logical: bool = False) -> tuple[Param, ...]:
+    """The parameters that name objects by id: `prefix`EntryUUID, `prefix`UniqueId and,
+    with `logical`, `prefix`LogicalID; one of them is given (`_by_id`)."""
+    names = ("EntryUUID", "UniqueId", "LogicalID") if logical else ("EntryUUID", "UniqueId")
+    return tuple(Param(f"{prefix}{name}", kind) for name in names)
+
+
+def _range(name: str) -> tuple[Param, Param]:
+    """The two parameters of a time range, `name`From (inclusive) and `name`To (exclusive)."""
+    return Param(f"{name}From", NUM), Param(f"{name}To", NUM)
+
+
+def _time_range(column: Any, params: Params, name: str) -> list[Any]:
+    """The conditions of the time range `name` (see `_range`) on `column`."""
+    start, end = params.get(f"{name}From"), params.get(f"{name}To")
     clauses = []
     if start:
         clauses.append(column >= dt.pad_dtm(start))
@@ -208,6 +224,21 @@ def _entry_types(params: Params) -> list[str]:
     return list(types)
 
 
+# The single-valued codes and the time ranges of FindDocuments, with the column each selects on.
+_DOCUMENT_CODES = (
+    ("$XDSDocumentEntryClassCode", XdsDocumentEntry.class_code),
+    ("$XDSDocumentEntryTypeCode", XdsDocumentEntry.type_code),
+    ("$XDSDocumentEntryPracticeSettingCode", XdsDocumentEntry.practice_setting_code),
+    ("$XDSDocumentEntryHealthcareFacilityTypeCode", XdsDocumentEntry.healthcare_facility_type_code),
+    ("$XDSDocumentEntryFormatCode", XdsDocumentEntry.format_code),
+)
+_DOCUMENT_TIMES = (
+    ("$XDSDocumentEntryCreationTime", XdsDocumentEntry.creation_time),
+    ("$XDSDocumentEntryServiceStartTime", XdsDocumentEntry.service_start_time),
+    ("$XDSDocumentEntryServiceStopTime", XdsDocumentEntry.service_stop_time),
+)
+
+
 def _document_filters(params: Params, statuses_param: str = "$XDSDocumentEntryStatus") -> list[Any]:
     """FindDocuments parameters as SQL conditions (on top of the patient index)."""
     d = XdsDocumentEntry
@@ -215,22 +246,11 @@ def _document_filters(params: Params, statuses_param: str = "$XDSDocumentEntrySt
     status = params.get(statuses_param)
     if status:
         clauses.append(d.status.in_(status))
-    for name, column in (
-        ("$XDSDocumentEntryClassCode", d.class_code),
-        ("$XDSDocumentEntryTypeCode", d.type_code),
-        ("$XDSDocumentEntryPracticeSettingCode", d.practice_setting_code),
-        ("$XDSDocumentEntryHealthcareFacilityTypeCode", d.healthcare_facility_type_code),
-        ("$XDSDocumentEntryFormatCode", d.format_code),
-    ):
+    for name, column in _DOCUMENT_CODES:
         if params.get(name):
             clauses.append(column.in_(params.get(name)))
-    clauses += _time_range(d.creation_time, params.get("$XDSDocumentEntryCreationTimeFrom"), params.get("$XDSDocumentEntryCreationTimeTo"))
-    clauses += _time_range(
-        d.service_start_time, params.get("$XDSDocumentEntryServiceStartTimeFrom"), params.get("$XDSDocumentEntryServiceStartTimeTo")
-    )
-    clauses += _time_range(
-        d.service_stop_time, params.get("$XDSDocumentEntryServiceStopTimeFrom"), params.get("$XDSDocumentEntryServiceStopTimeTo")
-    )
+    for name, time in _DOCUMENT_TIMES:
+        clauses += _time_range(time, params, name)
     clauses += _codes_and(d.uuid, CODE_EVENT, params.get("$XDSDocumentEntryEventCodeList"))
     clauses += _codes_and(d.uuid, CODE_CONFIDENTIALITY, params.get("$XDSDocumentEntryConfidentialityCode"))
     clauses += _authors(d.uuid, params.get("$XDSDocumentEntryAuthorPerson"))
@@ -253,17 +273,8 @@ def _content_filters(params: Params) -> list[Any]:
 # -- the stored queries -----------------------------------------------------------------------
 
 DOCUMENT_FIND_PARAMS = (
-    Param("$XDSDocumentEntryClassCode", CODES),
-    Param("$XDSDocumentEntryTypeCode", CODES),
-    Param("$XDSDocumentEntryPracticeSettingCode", CODES),
-    Param("$XDSDocumentEntryHealthcareFacilityTypeCode", CODES),
-    Param("$XDSDocumentEntryFormatCode", CODES),
-    Param("$XDSDocumentEntryCreationTimeFrom", NUM),
-    Param("$XDSDocumentEntryCreationTimeTo", NUM),
-    Param("$XDSDocumentEntryServiceStartTimeFrom", NUM),
-    Param("$XDSDocumentEntryServiceStartTimeTo", NUM),
-    Param("$XDSDocumentEntryServiceStopTimeFrom", NUM),
-    Param("$XDSDocumentEntryServiceStopTimeTo", NUM),
+    *(Param(name, CODES) for name, _ in _DOCUMENT_CODES),
+    *(param for name, _ in _DOCUMENT_TIMES for param in _range(name)),
     Param("$XDSDocumentEntryEventCodeList", CODES_AND),
     Param("$XDSDocumentEntryConfidentialityCode", CODES_AND),
     Param("$XDSDocumentEntryAuthorPerson", STRS),
@@ -271,6 +282,7 @@ DOCUMENT_FIND_PARAMS = (
     Param("$XDSDocumentEntryType", STRS),
 )
 HOME = Param("$homeCommunityId", STR)
+METADATA_LEVEL = Param("$MetadataLevel", NUM)
 CONTENT_PARAMS = (
     Param("$XDSDocumentEntryFormatCode", CODES),
     Param("$XDSDocumentEntryConfidentialityCode", CODES_AND),
@@ -293,9 +305,7 @@ def find_submission_sets(session: Session, params: Params, limit: int) -> Result
         clauses.append(s.source_id.in_(params.get("$XDSSubmissionSetSourceId")))
     if params.get("$XDSSubmissionSetContentType"):
         clauses.append(s.content_type_code.in_(params.get("$XDSSubmissionSetContentType")))
-    clauses += _time_range(
-        s.submission_time, params.get("$XDSSubmissionSetSubmissionTimeFrom"), params.get("$XDSSubmissionSetSubmissionTimeTo")
-    )
+    clauses += _time_range(s.submission_time, params, "$XDSSubmissionSetSubmissionTime")
     author = params.get("$XDSSubmissionSetAuthorPerson")
     if author:
         clauses += _authors(s.uuid, [author])
@@ -306,7 +316,7 @@ def find_folders(session: Session, params: Params, limit: int) -> Result:
     """FindFolders."""
     f = XdsFolder
     clauses: list[Any] = [f.patient_id == params.get("$XDSFolderPatientId"), f.status.in_(params.get("$XDSFolderStatus"))]
-    clauses += _time_range(f.last_update_time, params.get("$XDSFolderLastUpdateTimeFrom"), params.get("$XDSFolderLastUpdateTimeTo"))
+    clauses += _time_range(f.last_update_time, params, "$XDSFolderLastUpdateTime")
     clauses += _codes_and(f.uuid, CODE_FOLDER, params.get("$XDSFolderCodeList"))
     return Result(folders=_limited(session, select(f).where(*clauses).order_by(f.last_update_time, f.uuid), limit))
 
@@ -343,24 +353,25 @@ def get_all(session: Session, params: Params, limit: int) -> Result:
     return result
 
 
+_Versioned = TypeVar("_Versioned", XdsDocumentEntry, XdsFolder)
+
+
+def _by_id(session: Session, params: Params, query_name: str, limit: int, model: type[_Versioned], prefix: str) -> list[_Versioned]:
+    """The `model` objects named by exactly one of `prefix`EntryUUID, `prefix`UniqueId and,
+    when given, `prefix`LogicalID (see `_ids`)."""
+    columns = {f"{prefix}EntryUUID": model.uuid, f"{prefix}UniqueId": model.unique_id}
+    if params.get(f"{prefix}LogicalID") is not None:
+        columns[f"{prefix}LogicalID"] = model.lid
+    name, values = _one_of(params, list(columns), query_name)
+    return _limited(session, select(model).where(columns[name].in_(values)).order_by(model.uuid), limit)
+
+
 def _documents_by(session: Session, params: Params, query_name: str, limit: int) -> list[XdsDocumentEntry]:
-    d = XdsDocumentEntry
-    names = ["$XDSDocumentEntryEntryUUID", "$XDSDocumentEntryUniqueId"]
-    if params.get("$XDSDocumentEntryLogicalID") is not None:
-        names.append("$XDSDocumentEntryLogicalID")
-    name, values = _one_of(params, names, query_name)
-    column = {"$XDSDocumentEntryEntryUUID": d.uuid, "$XDSDocumentEntryUniqueId": d.unique_id, "$XDSDocumentEntryLogicalID": d.lid}[name]
-    return _limited(session, select(d).where(column.in_(values)).order_by(d.uuid), limit)
+    return _by_id(session, params, query_name, limit, XdsDocumentEntry, DOCUMENT)
 
 
 def _folders_by(session: Session, params: Params, query_name: str, limit: int) -> list[XdsFolder]:
-    f = XdsFolder
-    names = ["$XDSFolderEntryUUID", "$XDSFolderUniqueId"]
-    if params.get("$XDSFolderLogicalID") is not None:
-        names.append("$XDSFolderLogicalID")
-    name, values = _one_of(params, names, query_name)
-    column = {"$XDSFolderEntryUUID": f.uuid, "$XDSFolderUniqueId": f.unique_id, "$XDSFolderLogicalID": f.lid}[name]
-    return _limited(session, select(f).where(column.in_(values)).order_by(f.uuid), limit)
+    return _by_id(session, params, query_name, limit, XdsFolder, FOLDER)
 
 
 def get_documents(session: Session, params: Params, limit: int) -> Result:
@@ -578,6 +589,22 @@ class _Visibility:
         return kept
 
 
+def _readable_entries(session: Session, result: Result, entries: Callable[[Sequence[XdsDocumentEntry]], list[bool]]) -> Result:
+    """`result` less the DocumentEntries the caller may not read (the access decision,
+    per entry), and less the Associations with such an entry at either end: a withheld
+    entry is left out silently, as XDS expects."""
+    hidden = {d.uuid for d, shown in zip(result.documents, entries(result.documents)) if not shown}
+    documents = [d for d in result.documents if d.uuid not in hidden]
+    associations = result.associations
+    if associations:
+        seen = {d.uuid for d in result.documents}
+        ends = sorted({end for a in associations for end in (a.source, a.target)} - seen)
+        others = list(session.scalars(select(XdsDocumentEntry).where(XdsDocumentEntry.uuid.in_(ends)))) if ends else []
+        hidden |= {d.uuid for d, shown in zip(others, entries(others)) if not shown}
+        associations = [a for a in associations if a.source not in hidden and a.target not in hidden]
+    return Result(documents, result.submission_sets, result.folders, associations)
+
+
 @dataclass(frozen=True)
 class StoredQuery:
     name: str
@@ -586,105 +613,58 @@ class StoredQuery:
     patient_param: str | None = None
 
 
+def _about_patient(name: str, patient_param: str, params: tuple[Param, ...], run: Callable[[Session, Params, int], Result]) -> StoredQuery:
+    """A query about one patient, named by its first parameter `patient_param` (required)."""
+    return StoredQuery(name, (Param(patient_param, STR, True), *params), run, patient_param)
+
+
 QUERIES: dict[str, StoredQuery] = {
-    c.FIND_DOCUMENTS: StoredQuery(
-        "FindDocuments", (Param("$XDSDocumentEntryPatientId", STR, True), *DOCUMENT_FIND_PARAMS), find_documents, "$XDSDocumentEntryPatientId"
-    ),
-    c.FIND_DOCUMENTS_BY_REFERENCE_ID: StoredQuery(
+    c.FIND_DOCUMENTS: _about_patient("FindDocuments", "$XDSDocumentEntryPatientId", DOCUMENT_FIND_PARAMS, find_documents),
+    c.FIND_DOCUMENTS_BY_REFERENCE_ID: _about_patient(
         "FindDocumentsByReferenceId",
-        (
-            Param("$XDSDocumentEntryPatientId", STR, True),
-            Param("$XDSDocumentEntryReferenceIdList", STRS, True),
-            *DOCUMENT_FIND_PARAMS,
-        ),
-        find_documents,
         "$XDSDocumentEntryPatientId",
+        (Param("$XDSDocumentEntryReferenceIdList", STRS, True), *DOCUMENT_FIND_PARAMS),
+        find_documents,
     ),
-    c.FIND_SUBMISSION_SETS: StoredQuery(
+    c.FIND_SUBMISSION_SETS: _about_patient(
         "FindSubmissionSets",
+        "$XDSSubmissionSetPatientId",
         (
-            Param("$XDSSubmissionSetPatientId", STR, True),
             Param("$XDSSubmissionSetSourceId", STRS),
-            Param("$XDSSubmissionSetSubmissionTimeFrom", NUM),
-            Param("$XDSSubmissionSetSubmissionTimeTo", NUM),
+            *_range("$XDSSubmissionSetSubmissionTime"),
             Param("$XDSSubmissionSetAuthorPerson", STR),
             Param("$XDSSubmissionSetContentType", CODES),
             Param("$XDSSubmissionSetStatus", STRS, True),
         ),
         find_submission_sets,
-        "$XDSSubmissionSetPatientId",
     ),
-    c.FIND_FOLDERS: StoredQuery(
+    c.FIND_FOLDERS: _about_patient(
         "FindFolders",
-        (
-            Param("$XDSFolderPatientId", STR, True),
-            Param("$XDSFolderLastUpdateTimeFrom", NUM),
-            Param("$XDSFolderLastUpdateTimeTo", NUM),
-            Param("$XDSFolderCodeList", CODES_AND),
-            Param("$XDSFolderStatus", STRS, True),
-        ),
-        find_folders,
         "$XDSFolderPatientId",
+        (*_range("$XDSFolderLastUpdateTime"), Param("$XDSFolderCodeList", CODES_AND), Param("$XDSFolderStatus", STRS, True)),
+        find_folders,
     ),
-    c.GET_ALL: StoredQuery(
+    c.GET_ALL: _about_patient(
         "GetAll",
-        (
-            Param("$patientId", STR, True),
-            Param("$XDSDocumentEntryStatus", STRS, True),
-            Param("$XDSSubmissionSetStatus", STRS, True),
-            Param("$XDSFolderStatus", STRS, True),
-            *CONTENT_PARAMS,
-        ),
-        get_all,
         "$patientId",
+        (*(Param(f"{prefix}Status", STRS, True) for prefix in (DOCUMENT, SUBMISSION_SET, FOLDER)), *CONTENT_PARAMS),
+        get_all,
     ),
-    c.GET_DOCUMENTS: StoredQuery(
-        "GetDocuments",
-        (
-            Param("$XDSDocumentEntryEntryUUID", STRS),
-            Param("$XDSDocumentEntryUniqueId", STRS),
-            Param("$XDSDocumentEntryLogicalID", STRS),
-            Param("$MetadataLevel", NUM),
-            HOME,
-        ),
-        get_documents,
-    ),
-    c.GET_FOLDERS: StoredQuery(
-        "GetFolders",
-        (Param("$XDSFolderEntryUUID", STRS), Param("$XDSFolderUniqueId", STRS), Param("$XDSFolderLogicalID", STRS), Param("$MetadataLevel", NUM), HOME),
-        get_folders,
-    ),
-    c.GET_ASSOCIATIONS: StoredQuery("GetAssociations", (Param("$uuid", STRS, True), Param("$MetadataLevel", NUM), HOME), get_associations),
+    c.GET_DOCUMENTS: StoredQuery("GetDocuments", (*_ids(DOCUMENT, logical=True), METADATA_LEVEL, HOME), get_documents),
+    c.GET_FOLDERS: StoredQuery("GetFolders", (*_ids(FOLDER, logical=True), METADATA_LEVEL, HOME), get_folders),
+    c.GET_ASSOCIATIONS: StoredQuery("GetAssociations", (Param("$uuid", STRS, True), METADATA_LEVEL, HOME), get_associations),
     c.GET_DOCUMENTS_AND_ASSOCIATIONS: StoredQuery(
-        "GetDocumentsAndAssociations",
-        (Param("$XDSDocumentEntryEntryUUID", STRS), Param("$XDSDocumentEntryUniqueId", STRS), Param("$MetadataLevel", NUM), HOME),
-        get_documents_and_associations,
+        "GetDocumentsAndAssociations", (*_ids(DOCUMENT), METADATA_LEVEL, HOME), get_documents_and_associations
     ),
     c.GET_SUBMISSION_SETS: StoredQuery("GetSubmissionSets", (Param("$uuid", STRS, True), HOME), get_submission_sets),
     c.GET_SUBMISSION_SET_AND_CONTENTS: StoredQuery(
-        "GetSubmissionSetAndContents",
-        (Param("$XDSSubmissionSetEntryUUID", STRS), Param("$XDSSubmissionSetUniqueId", STRS), *CONTENT_PARAMS, HOME),
-        get_submission_set_and_contents,
+        "GetSubmissionSetAndContents", (*_ids(SUBMISSION_SET), *CONTENT_PARAMS, HOME), get_submission_set_and_contents
     ),
-    c.GET_FOLDER_AND_CONTENTS: StoredQuery(
-        "GetFolderAndContents",
-        (Param("$XDSFolderEntryUUID", STRS), Param("$XDSFolderUniqueId", STRS), *CONTENT_PARAMS, HOME),
-        get_folder_and_contents,
-    ),
-    c.GET_FOLDERS_FOR_DOCUMENT: StoredQuery(
-        "GetFoldersForDocument",
-        (Param("$XDSDocumentEntryEntryUUID", STRS), Param("$XDSDocumentEntryUniqueId", STRS), HOME),
-        get_folders_for_document,
-    ),
+    c.GET_FOLDER_AND_CONTENTS: StoredQuery("GetFolderAndContents", (*_ids(FOLDER), *CONTENT_PARAMS, HOME), get_folder_and_contents),
+    c.GET_FOLDERS_FOR_DOCUMENT: StoredQuery("GetFoldersForDocument", (*_ids(DOCUMENT), HOME), get_folders_for_document),
     c.GET_RELATED_DOCUMENTS: StoredQuery(
         "GetRelatedDocuments",
-        (
-            Param("$XDSDocumentEntryEntryUUID", STR),
-            Param("$XDSDocumentEntryUniqueId", STR),
-            Param("$AssociationTypes", STRS, True),
-            Param("$MetadataLevel", NUM),
-            HOME,
-        ),
+        (*_ids(DOCUMENT, STR), Param("$AssociationTypes", STRS, True), METADATA_LEVEL, HOME),
         get_related_documents,
     ),
 }
@@ -742,10 +722,12 @@ def run(
     settings: QuerySettings,
     check_read: Callable[[str], None],
     may_read: Callable[[str], bool] | None = None,
+    entries: Callable[[Sequence[XdsDocumentEntry]], list[bool]] | None = None,
 ) -> Outcome:
     """Answer one query:AdhocQueryRequest; `check_read(patient)` raises when the caller
     may not read the documents of the patient a query names; `may_read(patient)` says
-    whether the caller may see an object it names by id (None: every object)."""
+    whether the caller may see an object it names by id (None: every object);
+    `entries(documents)` whether the caller may see each DocumentEntry found (None: all)."""
     return_type = RETURN_LEAF_CLASS
     try:
         if etree.QName(body).namespace != c.QUERY or etree.QName(body).localname != "AdhocQueryRequest":
@@ -775,6 +757,8 @@ def run(
         result = stored.run(session, params, settings.max_results)
         if visibility is not None:
             result = visibility.filter(result)
+        if entries is not None:
+            result = _readable_entries(session, result, entries)
         if result.count() > settings.max_results:
             raise QueryError(c.XDSTooManyResults, f"more than {settings.max_results} results; narrow the query")
         patients = result.patients()

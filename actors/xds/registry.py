@@ -22,29 +22,12 @@ from actors.xds import access
 from actors.xds import constants as c
 from actors.xds import datatypes as dt
 from actors.xds.errors import RegistryError, XdsFailure
-from actors.xds.metadata import (
-    RIM,
-    Association,
-    DocumentEntry,
-    Folder,
-    RegistryObject,
-    Submission,
-    SubmissionSet,
-    resolve_symbolic_ids,
-)
+from actors.xds.metadata import RIM, Association, DocumentEntry, Folder, RegistryObject, Submission, SubmissionSet, resolve_symbolic_ids
 from actors.xds.patients import PatientDirectory
 from actors.xds.validation import ITI42, ValidationContext, validate_submission
 from hub.store.base import table
 from hub.store.bulk import Batch, insert_rows
-from hub.store.models.xds import (
-    XdsAssociation,
-    XdsAuthor,
-    XdsCode,
-    XdsDocumentEntry,
-    XdsFolder,
-    XdsReferenceId,
-    XdsSubmissionSet,
-)
+from hub.store.models.xds import XdsAssociation, XdsAuthor, XdsCode, XdsDocumentEntry, XdsFolder, XdsReferenceId, XdsSubmissionSet
 from vihf.principal import Principal
 
 CODE_EVENT = "eventCode"
@@ -117,16 +100,23 @@ def _set_slot(element: etree._Element, name: str, values: list[str]) -> None:
         element.insert(0, slot)
 
 
+def _versioned_row(obj: DocumentEntry | Folder, lid: str, version: int) -> dict[str, Any]:
+    """The leading columns of a new version of a DocumentEntry or a Folder, approved."""
+    return {
+        "uuid": obj.id,
+        "lid": lid,
+        "version": version,
+        "unique_id": obj.unique_id or "",
+        "patient_id": obj.patient_id or "",
+        "status": c.STATUS_APPROVED,
+    }
+
+
 def document_row(entry: DocumentEntry, lid: str, version: int, submitter_structure: str | None = None) -> dict[str, Any]:
     """The xds_document_entry row of `entry` (a Core insert parameter set)."""
     size = entry.slot("size")
     return {
-        "uuid": entry.id,
-        "lid": lid,
-        "version": version,
-        "unique_id": entry.unique_id or "",
-        "patient_id": entry.patient_id or "",
-        "status": c.STATUS_APPROVED,
+        **_versioned_row(entry, lid, version),
         "object_type": entry.object_type or c.DOCUMENT_ENTRY_STABLE,
         "class_code": _code_key(entry, c.XDSDocumentEntry_classCode),
         "type_code": _code_key(entry, c.XDSDocumentEntry_typeCode),
@@ -368,12 +358,7 @@ class Writer:
                 folder.element.remove(slot)
         self.rows[FOLDERS].append(
             {
-                "uuid": folder.id,
-                "lid": lid,
-                "version": version,
-                "unique_id": folder.unique_id or "",
-                "patient_id": folder.patient_id or "",
-                "status": c.STATUS_APPROVED,
+                **_versioned_row(folder, lid, version),
                 "last_update_time": self.now,
                 "xml": _xml(folder.element),
                 "submitter_structure": submitter_structure or self.submitter_structure,

@@ -7,7 +7,7 @@ caller opens it, this module writes into it and raises `XdsFailure` to abandon i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -190,21 +190,19 @@ def retrieve(
     session: Session,
     requests: list[DocumentRequest],
     repository_unique_id: str,
-    may_read: Callable[[str], bool] | None = None,
+    readable: Callable[[Sequence[XdsDocumentEntry]], list[bool]] | None = None,
 ) -> tuple[list[RetrievedDocument], list[RegistryError]]:
     """ITI-43: the documents found, and XDSUnknownRepositoryId / XDSDocumentUniqueIdError
-    for the others (PartialSuccess is decided by the caller). A document whose patient
-    the caller may not read (`may_read(patient)` false) is answered exactly as an unknown
-    uniqueId, and its content is not even read."""
+    for the others (PartialSuccess is decided by the caller). A document whose entry the
+    caller may not read (`readable(entries)`, the access decision per entry) is answered
+    exactly as an unknown uniqueId, and its content is not even read."""
     wanted = sorted({r.document_unique_id for r in requests if r.repository_unique_id == repository_unique_id})
-    patients: dict[str, str] = dict(
-        session.execute(
-            select(XdsDocumentEntry.unique_id, XdsDocumentEntry.patient_id).where(XdsDocumentEntry.unique_id.in_(wanted))
-        ).all()
-    ) if wanted else {}
-    if may_read is not None:
+    entries = list(session.scalars(select(XdsDocumentEntry).where(XdsDocumentEntry.unique_id.in_(wanted)))) if wanted else []
+    patients = {entry.unique_id: entry.patient_id for entry in entries}
+    if readable is not None:
         # A content row without a registry entry has no patient: nobody identified sees it.
-        wanted = [u for u in wanted if u in patients and may_read(patients[u])]
+        allowed = {entry.unique_id for entry, shown in zip(entries, readable(entries)) if shown}
+        wanted = [u for u in wanted if u in allowed]
     rows = {
         row.unique_id: row
         for row in session.execute(

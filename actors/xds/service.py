@@ -8,6 +8,7 @@ transaction and answers in the transaction's vocabulary (RegistryResponse errors
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from collections.abc import Callable
 from functools import partial
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from actors.xds.repository import (
     retrieve_response,
 )
 from actors.xds.validation import ITI42
+from actors.coordination import records
+from actors.coordination.gate import Gate
 from hub.config import Config, XdsConfig
 from hub.store import Store
 from hub.wire.soap import SoapRequest, SoapResponse
@@ -79,13 +82,16 @@ class XdsContext:
     affinity_domain: str
     registry: RegistrySettings
     repository: RepositorySettings
+    # The coordination model's access decision (None: the assertion alone decides).
+    gate: Gate | None = None
 
     @classmethod
     def from_config(cls, config: Config, store: Store) -> XdsContext:
         """A broken value sets file or gate policy is raised here, when the hub starts."""
         registry = registry_settings(config.xds)
         repository = RepositorySettings(config.xds.repository_unique_id, registry, cda_gate(config.cda))
-        return cls(store, config.xds, config.identity.affinity_domain, registry, repository)
+        gate = Gate.from_config(config.coordination)
+        return cls(store, config.xds, config.identity.affinity_domain, registry, repository, gate)
 
     def patients(self, session: Session) -> PatientDirectory:
         """The registry's view of known patients (see `actors.xds.patients`)."""
@@ -106,8 +112,9 @@ def _legacy(element: etree._Element) -> bool:
 
 
 def _refusal(errors: list[RegistryError]) -> str | None:
-    """The audit detail of an answer that refuses an unauthorised update."""
-    return access.UPDATE_REFUSED if any(e.context == access.UPDATE_REFUSED for e in errors) else None
+    """The audit detail of an answer that refuses an unauthorised caller (an update by
+    another structure, a submission the patient opposes)."""
+    return next((e.context for e in errors if e.context.startswith("not authorised")), None)
 
 
 def _submit(
@@ -122,6 +129,10 @@ def _submit(
     errors: list[RegistryError] = []
     try:
         with ctx.store.transaction() as session:
+            refused = access.refused_submission(session, ctx.gate, request.principal, patient, c.XDSRegistryError) \
+                if patient and transaction == "ITI-42" else None
+            if refused is not None:
+                raise XdsFailure([refused])
             work(session, submission)
     except XdsFailure as failure:
         errors = failure.errors
@@ -163,6 +174,10 @@ def iti41(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     errors: list[RegistryError] = []
     try:
         with ctx.store.transaction() as session:
+            refused = access.refused_submission(session, ctx.gate, request.principal, patient, c.XDSRepositoryError) \
+                if patient else None
+            if refused is not None:
+                raise XdsFailure([refused])
             registered = provide_and_register(session, parsed, ctx.patients(session), ctx.repository, request.principal)
         errors = registered.warnings
     except XdsFailure as failure:
@@ -186,15 +201,16 @@ def iti43(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     requests, errors = parse_retrieve(request.body)
     with ctx.store.session() as session:
         # A document the caller may not read is answered as an unknown uniqueId.
-        found, missing = retrieve(
-            session, requests, ctx.xds.repository_unique_id, partial(access.may_read, request.principal)
-        )
+        reader = access.Reader(session, ctx.gate, request.principal)
+        found, missing = retrieve(session, requests, ctx.xds.repository_unique_id, reader.entries)
+    _break_the_glass(ctx, request, reader, "ITI-43")
     body, slots = retrieve_response(found, errors + missing)
     response = SoapResponse(body, action)
     for element, content in slots:
         response.attach(element, content)
     patients = {d.patient_id for d in found}
     response.audit_patient = next(iter(patients)) if len(patients) == 1 else None
+    response.audit_access = reader.summary()
     return response
 
 
@@ -204,16 +220,35 @@ def iti18(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
         max_results=ctx.xds.max_query_results, home_community_id=ctx.xds.home_community_id
     )
     with ctx.store.session() as session:
+        reader = access.Reader(session, ctx.gate, request.principal)
         outcome = query.run(
             session,
             request.body,
             settings,
             partial(access.check_read, request.principal),
-            partial(access.may_read, request.principal),
+            reader.patient_visible,
+            reader.entries,
         )
+    _break_the_glass(ctx, request, reader, "ITI-18")
     response = SoapResponse(outcome.response, c.ACTION_ITI18_RESPONSE)
     response.audit_patient = outcome.patient_id
+    response.audit_access = reader.summary()
     return response
+
+
+def _break_the_glass(ctx: XdsContext, request: SoapRequest, reader: access.Reader, transaction: str) -> None:
+    """An access granted by break-the-glass is a coordination event of the patient (and
+    a high-severity audit record, `Reader.summary` flags it)."""
+    patients = reader.break_the_glass()
+    if not patients:
+        return
+    principal = request.principal
+    log.warning("break-the-glass access in %s by %s", transaction, principal.audit_who if principal else "?")
+    now = datetime.now(timezone.utc)
+    with ctx.store.transaction() as session:
+        for patient in sorted(patients):
+            records.record_event(session, "BTG", patient, principal.subject_id if principal else None,
+                                 {"transaction": transaction}, now)
 
 
 def iti57(request: SoapRequest, ctx: XdsContext) -> SoapResponse:

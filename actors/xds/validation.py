@@ -83,20 +83,36 @@ class _Errors(list[RegistryError]):
         self.append(RegistryError(code, context, location))
 
 
-def _check_slots(obj: RegistryObject, rules: Mapping[str, tuple[Checker, bool]], errors: _Errors) -> None:
-    for name in obj.duplicate_slots:
-        errors.add(META, f"slot {name} appears more than once", obj.id)
-    for name, values in obj.slots.items():
+def _check_slot_values(
+    slots: Mapping[str, list[str]],
+    rules: Mapping[str, tuple[Checker, bool]],
+    errors: _Errors,
+    location: str,
+    not_single: str,
+    invalid: str,
+) -> None:
+    """The slots that have a rule: one value when the rule says so, each value accepted by
+    the rule's checker. The error texts are `not_single` and `invalid`, formatted with the
+    slot's `name` (and the `value` and the checker's `reason`)."""
+    for name, values in slots.items():
         rule = rules.get(name)
         if rule is None:
             continue
         checker, single = rule
         if single and len(values) != 1:
-            errors.add(META, f"slot {name} must have exactly one value", obj.id)
+            errors.add(META, not_single.format(name=name), location)
         for value in values:
             reason = checker(value)
             if reason:
-                errors.add(META, f"slot {name} value '{value}': {reason}", obj.id)
+                errors.add(META, invalid.format(name=name, value=value, reason=reason), location)
+
+
+def _check_slots(obj: RegistryObject, rules: Mapping[str, tuple[Checker, bool]], errors: _Errors) -> None:
+    for name in obj.duplicate_slots:
+        errors.add(META, f"slot {name} appears more than once", obj.id)
+    _check_slot_values(
+        obj.slots, rules, errors, obj.id, "slot {name} must have exactly one value", "slot {name} value '{value}': {reason}"
+    )
 
 
 def _check_codes(
@@ -124,22 +140,12 @@ def _check_codes(
 
 
 def _check_classified_object(obj: RegistryObject, errors: _Errors) -> None:
-    for classification in obj.classifications:
-        if classification.classified_object != obj.id:
-            errors.add(
-                META,
-                f"Classification {classification.id} has classifiedObject '{classification.classified_object}', "
-                f"not its parent {obj.id}",
-                obj.id,
-            )
-    for identifier in obj.external_identifiers:
-        if identifier.registry_object != obj.id:
-            errors.add(
-                META,
-                f"ExternalIdentifier {identifier.id} has registryObject '{identifier.registry_object}', "
-                f"not its parent {obj.id}",
-                obj.id,
-            )
+    """Each Classification and ExternalIdentifier of `obj` names `obj` as its parent."""
+    links = [("Classification", x.id, "classifiedObject", x.classified_object) for x in obj.classifications]
+    links += [("ExternalIdentifier", x.id, "registryObject", x.registry_object) for x in obj.external_identifiers]
+    for kind, child_id, attribute, parent in links:
+        if parent != obj.id:
+            errors.add(META, f"{kind} {child_id} has {attribute} '{parent}', not its parent {obj.id}", obj.id)
 
 
 def _check_identifiers(
@@ -167,17 +173,14 @@ def _check_authors(obj: RegistryObject, scheme: str, label: str, errors: _Errors
             errors.add(
                 META, f"{label}.author needs authorPerson, authorInstitution or authorTelecommunication", obj.id
             )
-        for name, values in slots.items():
-            rule = AUTHOR_SLOTS.get(name)
-            if rule is None:
-                continue
-            checker, single = rule
-            if single and len(values) != 1:
-                errors.add(META, f"{label}.author slot {name} must have exactly one value", obj.id)
-            for value in values:
-                reason = checker(value)
-                if reason:
-                    errors.add(META, f"{label}.author {name} '{value}': {reason}", obj.id)
+        _check_slot_values(
+            slots,
+            AUTHOR_SLOTS,
+            errors,
+            obj.id,
+            f"{label}.author slot {{name}} must have exactly one value",
+            f"{label}.author {{name}} '{{value}}': {{reason}}",
+        )
 
 
 def validate_document_entry(entry: DocumentEntry, context: ValidationContext, errors: _Errors) -> None:

@@ -51,7 +51,7 @@ from cda.oids import (
     IDNAT_STRUCT,
     INS_OIDS,
 )
-from cda.rules import Emitter
+from cda.rules import Emitter, present_or, required
 
 INS_ARC = "1.2.250.1.213.1.4."
 CONFIDENTIALITY_CODES = frozenset({"N", "R", "V"})
@@ -97,12 +97,12 @@ def _identification(document: CdaDocument, emit: Emitter) -> None:
 
     realm = first("cda:realmCode")
     if realm is None or realm.get("code") != "FR":
-        emit.error("CISIS-HDR-REALMCODE", "realmCode/@code shall be FR", realm if realm is not None else root)
+        emit.error("CISIS-HDR-REALMCODE", "realmCode/@code shall be FR", present_or(realm, root))
 
     type_id = first("cda:typeId")
     if type_id is None or type_id.get("root") != CDA_TYPE_ID_ROOT or type_id.get("extension") != CDA_TYPE_ID_EXTENSION:
         emit.error("CISIS-HDR-TYPEID", f"typeId shall be root {CDA_TYPE_ID_ROOT} extension {CDA_TYPE_ID_EXTENSION}",
-                   type_id if type_id is not None else root)
+                   present_or(type_id, root))
 
     templates = document.template_ids()
     if HL7_FRANCE_HEADER not in templates:
@@ -115,19 +115,17 @@ def _identification(document: CdaDocument, emit: Emitter) -> None:
 
     document_id = first("cda:id")
     if document_id is None or not is_ii_root(document_id.get("root", "")):
-        emit.error("CISIS-HDR-ID", "ClinicalDocument/id with an OID or UUID @root is required",
-                   document_id if document_id is not None else root)
+        emit.error("CISIS-HDR-ID", "ClinicalDocument/id with an OID or UUID @root is required", present_or(document_id, root))
 
     code = first("cda:code")
     if code is None or not code.get("code") or not code.get("codeSystem"):
-        emit.error("CISIS-HDR-CODE", "ClinicalDocument/code with @code and @codeSystem is required",
-                   code if code is not None else root)
+        emit.error("CISIS-HDR-CODE", "ClinicalDocument/code with @code and @codeSystem is required", present_or(code, root))
     elif not code.get("displayName"):
         emit.warning("CISIS-HDR-CODE", "ClinicalDocument/code should carry @displayName", code)
 
     title = first("cda:title")
     if title is None or not "".join(title.itertext()).strip():
-        emit.error("CISIS-HDR-TITLE", "ClinicalDocument/title is required and not empty", title if title is not None else root)
+        emit.error("CISIS-HDR-TITLE", "ClinicalDocument/title is required and not empty", present_or(title, root))
 
     _ts(emit, "CISIS-HDR-EFFECTIVETIME", first("cda:effectiveTime"), "ClinicalDocument/effectiveTime", root)
 
@@ -137,27 +135,25 @@ def _document_codes(document: CdaDocument, emit: Emitter) -> None:
     root = document.root
     first = document.first
 
-    confidentiality = first("cda:confidentialityCode")
-    if confidentiality is None:
-        emit.error("CISIS-HDR-CONFIDENTIALITYCODE", "ClinicalDocument/confidentialityCode is required", root)
-    elif confidentiality.get("code") not in CONFIDENTIALITY_CODES or confidentiality.get("codeSystem") != HL7_CONFIDENTIALITY:
+    confidentiality = required(
+        document, emit, "CISIS-HDR-CONFIDENTIALITYCODE", "cda:confidentialityCode", "ClinicalDocument/confidentialityCode"
+    )
+    if confidentiality is not None and (
+        confidentiality.get("code") not in CONFIDENTIALITY_CODES or confidentiality.get("codeSystem") != HL7_CONFIDENTIALITY
+    ):
         emit.error("CISIS-HDR-CONFIDENTIALITYCODE",
                    f"confidentialityCode shall be N, R or V in {HL7_CONFIDENTIALITY}", confidentiality)
 
-    language = first("cda:languageCode")
-    if language is None:
-        emit.error("CISIS-HDR-LANGUAGECODE", "ClinicalDocument/languageCode is required", root)
-    elif language.get("code") != "fr-FR":
+    language = required(document, emit, "CISIS-HDR-LANGUAGECODE", "cda:languageCode", "ClinicalDocument/languageCode")
+    if language is not None and language.get("code") != "fr-FR":
         emit.error("CISIS-HDR-LANGUAGECODE", "languageCode/@code shall be fr-FR", language, "code")
 
     set_id = first("cda:setId")
     if set_id is None or not is_ii_root(set_id.get("root", "")):
-        emit.error("CISIS-HDR-SETID", "ClinicalDocument/setId with an OID or UUID @root is required",
-                   set_id if set_id is not None else root)
+        emit.error("CISIS-HDR-SETID", "ClinicalDocument/setId with an OID or UUID @root is required", present_or(set_id, root))
     version = first("cda:versionNumber")
     if version is None or not version.get("value", "").isdigit():
-        emit.error("CISIS-HDR-VERSIONNUMBER", "ClinicalDocument/versionNumber/@value (an integer) is required",
-                   version if version is not None else root)
+        emit.error("CISIS-HDR-VERSIONNUMBER", "ClinicalDocument/versionNumber/@value (an integer) is required", present_or(version, root))
 
 
 def _custodian(document: CdaDocument, emit: Emitter) -> None:
@@ -168,29 +164,25 @@ def _custodian(document: CdaDocument, emit: Emitter) -> None:
     custodian_org = first("cda:custodian/cda:assignedCustodian/cda:representedCustodianOrganization")
     if custodian_org is None:
         emit.error("CISIS-HDR-CUSTODIAN", "custodian/assignedCustodian/representedCustodianOrganization is required",
-                   first("cda:custodian") if first("cda:custodian") is not None else root)
+                   present_or(first("cda:custodian"), root))
     else:
         org_id = first("cda:id", custodian_org)
         if org_id is None or org_id.get("root") != IDNAT_STRUCT or not org_id.get("extension"):
             emit.error("CISIS-HDR-CUSTODIAN",
                        f"the custodian organisation shall be identified by id/@root {IDNAT_STRUCT} with its IdNat_Struct",
-                       org_id if org_id is not None else custodian_org)
+                       present_or(org_id, custodian_org))
 
 
 def _legal_authenticator(document: CdaDocument, emit: Emitter) -> None:
     """legalAuthenticator: time, signatureCode S, assignedEntity."""
-    root = document.root
     first = document.first
 
-    legal = first("cda:legalAuthenticator")
-    if legal is None:
-        emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator is required", root)
-    else:
+    legal = required(document, emit, "CISIS-HDR-LEGALAUTHENTICATOR", "cda:legalAuthenticator", "legalAuthenticator")
+    if legal is not None:
         _ts(emit, "CISIS-HDR-LEGALAUTHENTICATOR", first("cda:time", legal), "legalAuthenticator/time", legal, strict=False)
         signature = first("cda:signatureCode", legal)
         if signature is None or signature.get("code") != "S":
-            emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator/signatureCode/@code shall be S",
-                       signature if signature is not None else legal)
+            emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator/signatureCode/@code shall be S", present_or(signature, legal))
         entity_id = first("cda:assignedEntity/cda:id", legal)
         if entity_id is None or not (entity_id.get("root") or has_null_flavor(entity_id)):
             emit.error("CISIS-HDR-LEGALAUTHENTICATOR", "legalAuthenticator/assignedEntity/id is required", legal)
@@ -211,10 +203,8 @@ def _context(document: CdaDocument, emit: Emitter) -> None:
         if first("cda:effectiveTime", event) is None:
             emit.warning("CISIS-HDR-SERVICEEVENT", "serviceEvent/effectiveTime should be present", event)
 
-    encounter = first("cda:componentOf/cda:encompassingEncounter")
-    if encounter is None:
-        emit.error("CISIS-HDR-COMPONENTOF", "componentOf/encompassingEncounter is required", root)
-    elif first("cda:location/cda:healthCareFacility/cda:code", encounter) is None:
+    encounter = required(document, emit, "CISIS-HDR-COMPONENTOF", "cda:componentOf/cda:encompassingEncounter", "componentOf/encompassingEncounter")
+    if encounter is not None and first("cda:location/cda:healthCareFacility/cda:code", encounter) is None:
         emit.warning("CISIS-HDR-COMPONENTOF", "encompassingEncounter/location/healthCareFacility/code (cadre d'exercice) should be present",
                      encounter)
 
@@ -228,9 +218,8 @@ def _record_target(document: CdaDocument, emit: Emitter) -> None:
                    targets[1] if len(targets) > 1 else root)
         if not targets:
             return
-    role = first("cda:patientRole", targets[0])
+    role = required(document, emit, "CISIS-HDR-RECORDTARGET", "cda:patientRole", "recordTarget/patientRole", targets[0])
     if role is None:
-        emit.error("CISIS-HDR-RECORDTARGET", "recordTarget/patientRole is required", targets[0])
         return
     ids = document.xpath("cda:id", role)
     if not any(i.get("root") and i.get("extension") for i in ids):
@@ -254,9 +243,8 @@ def _record_target(document: CdaDocument, emit: Emitter) -> None:
     if not ins_ids:
         emit.warning("CISIS-HDR-INS", "no INS: the patient is identified by local identifiers and traits only", role)
 
-    patient = first("cda:patient", role)
+    patient = required(document, emit, "CISIS-HDR-PATIENT", "cda:patient", "patientRole/patient", role)
     if patient is None:
-        emit.error("CISIS-HDR-PATIENT", "patientRole/patient is required", role)
         return
     for name, what in (("name", "name"), ("administrativeGenderCode", "administrativeGenderCode"), ("birthTime", "birthTime")):
         if first(f"cda:{name}", patient) is None:
@@ -302,9 +290,8 @@ def _authors(document: CdaDocument, emit: Emitter) -> None:
     for author in authors:
         first = document.first
         _ts(emit, "CISIS-HDR-AUTHOR", first("cda:time", author), "author/time", author, strict=False)
-        assigned = first("cda:assignedAuthor", author)
+        assigned = required(document, emit, "CISIS-HDR-AUTHOR", "cda:assignedAuthor", "author/assignedAuthor", author)
         if assigned is None:
-            emit.error("CISIS-HDR-AUTHOR", "author/assignedAuthor is required", author)
             continue
         author_id = first("cda:id", assigned)
         if author_id is None or not (author_id.get("root") or has_null_flavor(author_id)):
@@ -319,9 +306,8 @@ def _authors(document: CdaDocument, emit: Emitter) -> None:
 
 def _body(document: CdaDocument, emit: Emitter) -> None:
     first = document.first
-    component = first("cda:component")
+    component = required(document, emit, "CISIS-HDR-COMPONENT", "cda:component", "ClinicalDocument/component")
     if component is None:
-        emit.error("CISIS-HDR-COMPONENT", "ClinicalDocument/component is required", document.root)
         return
     structured = first("cda:structuredBody", component)
     unstructured = first("cda:nonXMLBody", component)

@@ -26,7 +26,7 @@ from cda.oids import (
     XD_LAB_RESULT_OBSERVATION,
     XD_LAB_SPECIALTY_SECTION,
 )
-from cda.rules import Emitter
+from cda.rules import Emitter, present_or
 
 CR_BIO_CODE = "11502-2"
 
@@ -38,7 +38,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
         emit.error("CRBIO-TEMPLATEID", f"a CR-BIO document also declares templateId {XD_LAB_REPORT} (XD-LAB)", root)
     code = document.first("cda:code")
     if code is None or code.get("code") != CR_BIO_CODE or code.get("codeSystem") != LOINC:
-        emit.error("CRBIO-CODE", f"ClinicalDocument/code shall be LOINC {CR_BIO_CODE}", code if code is not None else root)
+        emit.error("CRBIO-CODE", f"ClinicalDocument/code shall be LOINC {CR_BIO_CODE}", present_or(code, root))
     pairs = (
         ("CRBIO-SECTION", XD_LAB_SPECIALTY_SECTION, CRBIO_SPECIALTY_SECTION, "specialty section"),
         ("CRBIO-SECTION", XD_LAB_REPORT_ITEM_SECTION, CRBIO_REPORT_ITEM_SECTION, "report-item section"),
@@ -55,4 +55,4 @@ def check(document: CdaDocument, emit: Emitter) -> None:
             if rule == "CRBIO-OBSERVATION":
                 obs_code = document.first("cda:code", owner)
                 if obs_code is None or obs_code.get("codeSystem") != LOINC:
-                    emit.error(rule, "a CR-BIO result observation is coded in LOINC", obs_code if obs_code is not None else owner)
+                    emit.error(rule, "a CR-BIO result observation is coded in LOINC", present_or(obs_code, owner))

@@ -34,7 +34,7 @@ from cda.oids import (
     PCC_IMMUNIZATIONS_SECTION,
     PCC_PRODUCT_ENTRY,
 )
-from cda.rules import Emitter
+from cda.rules import Emitter, present_or
 
 DOCUMENT_CODES = {CISIS_VAC_CARNET: "11369-6", CISIS_VAC_NOTE: "87273-9"}
 IMMUNIZATIONS_SECTION_CODE = "11369-6"
@@ -52,7 +52,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     code = first("cda:code")
     expected = {DOCUMENT_CODES[t] for t in templates if t in DOCUMENT_CODES}
     if expected and (code is None or code.get("codeSystem") != LOINC or code.get("code") not in expected):
-        emit.error("VAC-CODE", f"ClinicalDocument/code shall be LOINC {' or '.join(sorted(expected))}", code if code is not None else root)
+        emit.error("VAC-CODE", f"ClinicalDocument/code shall be LOINC {' or '.join(sorted(expected))}", present_or(code, root))
 
     sections = [s for s in document.xpath(".//cda:section") if PCC_IMMUNIZATIONS_SECTION in document.template_ids(s)]
     if not sections:
@@ -64,7 +64,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
         section_code = first("cda:code", section)
         if section_code is None or section_code.get("code") != IMMUNIZATIONS_SECTION_CODE or section_code.get("codeSystem") != LOINC:
             emit.error("VAC-SECTION", f"the Immunizations section code is LOINC {IMMUNIZATIONS_SECTION_CODE}",
-                       section_code if section_code is not None else section)
+                       present_or(section_code, section))
         if first("cda:text", section) is None:
             emit.error("VAC-SECTION", "the Immunizations section has a narrative text", section)
         for entry in document.xpath("cda:entry", section):
@@ -99,4 +99,4 @@ def _immunization(document: CdaDocument, emit: Emitter, administration: etree._E
         if obs_code is not None and obs_code.get("code") == DOSE_RANK_OBSERVATION_LOINC and obs_code.get("codeSystem") == LOINC:
             value = first("cda:value", observation)
             if value is None or xsi_type(value) != "INT" or not value.get("value", "").isdigit():
-                emit.error("VAC-DOSE", "the dose-rank observation holds an INT value", value if value is not None else observation)
+                emit.error("VAC-DOSE", "the dose-rank observation holds an INT value", present_or(value, observation))

@@ -32,7 +32,7 @@ from cda.oids import (
     XD_LAB_SPECIALTY_CODES,
     XD_LAB_SPECIALTY_SECTION,
 )
-from cda.rules import Emitter
+from cda.rules import Emitter, present_or, require_template
 
 OBSERVATION = f"{{{HL7V3}}}observation"
 
@@ -41,13 +41,11 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     """XD-LAB header and body rules."""
     root = document.root
     first = document.first
-    if XD_LAB_REPORT not in document.template_ids():
-        emit.error("XDLAB-TEMPLATEID", f"ClinicalDocument/templateId[@root='{XD_LAB_REPORT}'] is required", root)
+    require_template(document, emit, "XDLAB-TEMPLATEID", XD_LAB_REPORT)
 
     code = first("cda:code")
     if code is None or code.get("codeSystem") != LOINC or code.get("code") not in XD_LAB_DOCUMENT_CODES:
-        emit.error("XDLAB-CODE", "ClinicalDocument/code shall be LOINC 11502-2 or an XD-LAB specialty code",
-                   code if code is not None else root)
+        emit.error("XDLAB-CODE", "ClinicalDocument/code shall be LOINC 11502-2 or an XD-LAB specialty code", present_or(code, root))
     if first("cda:languageCode") is None:
         emit.error("XDLAB-LANGUAGECODE", "ClinicalDocument/languageCode is required", root)
     if first("cda:effectiveTime") is None:
@@ -85,7 +83,7 @@ def _specialty(document: CdaDocument, emit: Emitter, section: etree._Element) ->
     first = document.first
     code = first("cda:code", section)
     if code is None or code.get("codeSystem") != LOINC:
-        emit.error("XDLAB-SECTION", "a Laboratory Specialty section has a LOINC code", code if code is not None else section)
+        emit.error("XDLAB-SECTION", "a Laboratory Specialty section has a LOINC code", present_or(code, section))
     elif code.get("code") not in XD_LAB_SPECIALTY_CODES:
         emit.warning("XDLAB-SECTION", "the specialty section code is not one of the XD-LAB specialty codes", code)
     items = [s for s in document.xpath("cda:component/cda:section", section)
@@ -128,7 +126,7 @@ def _observation(document: CdaDocument, emit: Emitter, observation: etree._Eleme
     first = document.first
     code = first("cda:code", observation)
     if code is None or not (code.get("code") or has_null_flavor(code)):
-        emit.error("XDLAB-OBSERVATION", "a result observation has a code", code if code is not None else observation)
+        emit.error("XDLAB-OBSERVATION", "a result observation has a code", present_or(code, observation))
     elif code.get("codeSystem") != LOINC and not has_null_flavor(code):
         emit.warning("XDLAB-OBSERVATION", "the observation code is not LOINC", code)
     status = first("cda:statusCode", observation)

@@ -15,7 +15,7 @@ import binascii
 
 from cda.document import CdaDocument
 from cda.oids import XDS_SD
-from cda.rules import Emitter
+from cda.rules import Emitter, require_template
 
 MEDIA_TYPES = frozenset({"application/pdf", "text/plain"})
 
@@ -24,8 +24,7 @@ def check(document: CdaDocument, emit: Emitter) -> None:
     """XDS-SD rules."""
     root = document.root
     first = document.first
-    if XDS_SD not in document.template_ids():
-        emit.error("XDSSD-TEMPLATEID", f"ClinicalDocument/templateId[@root='{XDS_SD}'] is required", root)
+    require_template(document, emit, "XDSSD-TEMPLATEID", XDS_SD)
     text = first("cda:component/cda:nonXMLBody/cda:text")
     if text is None:
         emit.error("XDSSD-BODY", "a scanned document has component/nonXMLBody/text", root)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from typing import cast
 
 from sqlalchemy import DateTime, MetaData, Table
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names so that Alembic migrations are identical on SQLite and PostgreSQL.
@@ -41,6 +41,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class SurrogateId:
+    """Mixin of a model keyed by an autoincremented integer `id`, the table's first column."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True, sort_order=-1)
 
 
 def table(model: type[Base]) -> Table:

@@ -118,6 +118,8 @@ class SoapResponse:
     # An answer in the transaction's own vocabulary that refuses the caller (e.g. an XDS
     # "not authorised" Failure): audited as "refused" with this detail, not as a success.
     audit_refusal: str | None = None
+    # The access decisions behind the answer, for its audit record (`access allow:R4-circle=2 ...`).
+    audit_access: str | None = None
 
     def attach(self, element: etree._Element, data: bytes | memoryview) -> None:
         """Put `data` as the content of `element`, as an MTOM part (inlined later if the

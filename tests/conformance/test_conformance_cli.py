@@ -58,7 +58,7 @@ def test_a_sut_that_serves_without_assertion_fails_the_vihf_test(
 def test_a_pattern_runs_the_tests_it_needs_first(
     tsnhub_executable: list[str], start_hub: Callable[..., HubProcess], tmp_path: Path
 ) -> None:
-    sut = start_hub("")
+    sut = start_hub('[coordination]\nunenrolled_patients = "allow"\n')
     result = run(
         tsnhub_executable, "conformance", "run", "--sut", sut.https_url, "--mllp", f"127.0.0.1:{sut.mllp_port}",
         "--pki", str(sut.pki), "--tests", "ITI43-001", "--report", str(tmp_path),

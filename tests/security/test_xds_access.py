@@ -54,6 +54,10 @@ repository_unique_id = "{REPOSITORY}"
 
 [cda]
 submission_gate = "off"
+# These tests look at the assertion's and ITI-57's rules: documents of patients in no pathway are open to every
+# authenticated professional here (the coordination model's rules: tests/coordination).
+[coordination]
+unenrolled_patients = "allow"
 """
 
 

@@ -26,6 +26,10 @@ max_query_results = 50
 # on its own (tests/xds/test_xds_cda_gate.py).
 [cda]
 submission_gate = "off"
+# These tests look at XDS itself: documents of patients in no pathway are open to every
+# authenticated professional here (the coordination model's rules: tests/coordination).
+[coordination]
+unenrolled_patients = "allow"
 """
 
 

@@ -42,7 +42,7 @@ def _hub(start_hub: Callable[..., HubProcess], schema_dir: Path | None, policy: 
     schema = f'schema_dir = "{schema_dir}"\n' if schema_dir is not None else ""
     hub = start_hub(
         f'[identity]\naffinity_domain = "{DOMAIN}"\n[xds]\nrepository_unique_id = "{REPOSITORY}"\n'
-        f'[cda]\nsubmission_gate = "{policy}"\n{schema}'
+        f'[coordination]\nunenrolled_patients = "allow"\n[cda]\nsubmission_gate = "{policy}"\n{schema}'
     )
     store = Store(hub.db_url)
     with store.transaction() as session:

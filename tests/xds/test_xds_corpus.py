@@ -49,6 +49,10 @@ repository_unique_id = "{REPOSITORY}"
 # The replays look at the registry and repository; the CDA gate has its own tests.
 [cda]
 submission_gate = "off"
+# These tests look at XDS itself: documents of patients in no pathway are open to every
+# authenticated professional here (the coordination model's rules: tests/coordination).
+[coordination]
+unenrolled_patients = "allow"
 """
 SUCCESS, FAILURE, PARTIAL = "Success", "Failure", "PartialSuccess"
 META = c.XDSRegistryMetadataError

@@ -200,6 +200,7 @@ def test_value_sets_of_the_configuration_are_enforced(start_hub, signer, tmp_pat
     value_sets.write_text('classCode = ["11490-0^^2.16.840.1.113883.6.1"]\n', encoding="utf-8")
     hub = start_hub(
         f'[identity]\naffinity_domain = "{DOMAIN}"\n[xds]\nvalue_sets = "{value_sets}"\n[cda]\nsubmission_gate = "off"\n'
+        '[coordination]\nunenrolled_patients = "allow"\n'
     )
     store = Store(hub.db_url)
     _seed(store, PATIENT)

@@ -52,6 +52,7 @@ def test_a_merge_moves_registered_documents_to_the_surviving_patient(
 ) -> None:
     hub = start_hub(
         f'[identity]\naffinity_domain = "{IPP}"\naccepted_domains = ["{IPP}"]\n[cda]\nsubmission_gate = "off"\n'
+        '[coordination]\nunenrolled_patients = "allow"\n'
     )
     for ipp, control in (("100455", "VF-1"), ("100456", "VF-2")):
         assert b"MSA|AA" in hub.mllp(_a28(ipp, control))

@@ -6,13 +6,12 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.store.base import Base, UTCDateTime
+from hub.store.base import Base, SurrogateId, UTCDateTime
 
 
-class AuditRecord(Base):
+class AuditRecord(SurrogateId, Base):
     __tablename__ = "audit_record"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     transaction: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))  # success | refused | error

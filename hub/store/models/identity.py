@@ -15,13 +15,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.store.base import Base, UTCDateTime
+from hub.store.base import Base, SurrogateId, UTCDateTime
 
 
-class IdentityDomain(Base):
+class IdentityDomain(SurrogateId, Base):
     __tablename__ = "identity_domain"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     namespace: Mapped[str] = mapped_column(String(128), default="")
     universal_id: Mapped[str] = mapped_column(String(128), default="")
     universal_id_type: Mapped[str] = mapped_column(String(16), default="")
@@ -34,17 +33,15 @@ class IdentityDomain(Base):
     )
 
 
-class IdentityPerson(Base):
+class IdentityPerson(SurrogateId, Base):
     __tablename__ = "identity_person"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class IdentityPatient(Base):
+class IdentityPatient(SurrogateId, Base):
     __tablename__ = "identity_patient"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("identity_person.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("identity_patient.id"), nullable=True)
@@ -86,10 +83,9 @@ class IdentityPatient(Base):
     )
 
 
-class IdentityIdentifier(Base):
+class IdentityIdentifier(SurrogateId, Base):
     __tablename__ = "identity_identifier"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     domain_id: Mapped[int] = mapped_column(ForeignKey("identity_domain.id"))
     value: Mapped[str] = mapped_column(String(128))
     patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
@@ -102,13 +98,12 @@ class IdentityIdentifier(Base):
     )
 
 
-class IdentityBlockingKey(Base):
+class IdentityBlockingKey(SurrogateId, Base):
     """EMPI blocking keys of a patient record (`actors.empi.blocking_keys`): candidates
     of an incoming record are the records sharing one of its keys."""
 
     __tablename__ = "identity_blocking_key"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
     key: Mapped[str] = mapped_column(String(64))
 
@@ -118,12 +113,11 @@ class IdentityBlockingKey(Base):
     )
 
 
-class IdentityHistory(Base):
+class IdentityHistory(SurrogateId, Base):
     """Merges, links, unlinks, identifier changes: what happened, never erased."""
 
     __tablename__ = "identity_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(32))
     patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
@@ -134,12 +128,11 @@ class IdentityHistory(Base):
     __table_args__ = (Index("ix_identity_history_patient", "patient_id"),)
 
 
-class IdentityMatchCandidate(Base):
+class IdentityMatchCandidate(SurrogateId, Base):
     """A grey-zone EMPI match awaiting the identity-vigilance cell."""
 
     __tablename__ = "identity_match_candidate"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
     candidate_person_id: Mapped[int] = mapped_column(ForeignKey("identity_person.id"))
     score: Mapped[float] = mapped_column(Float)
@@ -149,13 +142,12 @@ class IdentityMatchCandidate(Base):
     __table_args__ = (Index("ix_identity_match_candidate_status", "status"),)
 
 
-class IdentityEvent(Base):
+class IdentityEvent(SurrogateId, Base):
     """Outbox of identity domain events (merges, admissions, discharges) for the
     coordination layer, written in the transaction that caused them."""
 
     __tablename__ = "identity_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(64))
     patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -164,7 +156,7 @@ class IdentityEvent(Base):
     __table_args__ = (Index("ix_identity_event_kind", "kind"),)
 
 
-class PixNotification(Base):
+class PixNotification(SurrogateId, Base):
     """An outbound HL7 v2 message over MLLP waiting for, or delivered to, `consumer`:
     ITI-10 PIX Update Notifications (ADT^A31) to PIX consumers, written in the
     transaction that changed the cross-references, and ITI-8 feeds forwarded to upstream
@@ -172,7 +164,6 @@ class PixNotification(Base):
 
     __tablename__ = "identity_notification"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     consumer: Mapped[str] = mapped_column(String(256))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -199,12 +190,11 @@ class PdqContinuation(Base):
     __table_args__ = (Index("ix_identity_pdq_continuation_tag", "query_tag"),)
 
 
-class Encounter(Base):
+class Encounter(SurrogateId, Base):
     """A stay (PAM ITI-31 visit): PV1-19 visit number, PID-18 account number (NDA)."""
 
     __tablename__ = "identity_encounter"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("identity_patient.id"))
     visit_domain: Mapped[str] = mapped_column(String(128), default="")
     visit_number: Mapped[str] = mapped_column(String(64))
@@ -223,12 +213,11 @@ class Encounter(Base):
     )
 
 
-class Movement(Base):
+class Movement(SurrogateId, Base):
     """A movement of a stay (ZBE segment): ZBE-1 id, ZBE-2 start, ZBE-4 action, ZBE-9 nature."""
 
     __tablename__ = "identity_movement"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     encounter_id: Mapped[int] = mapped_column(ForeignKey("identity_encounter.id"))
     movement_domain: Mapped[str] = mapped_column(String(128), default="")
     movement_id: Mapped[str] = mapped_column(String(64))

@@ -9,13 +9,12 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.store.base import Base, UTCDateTime
+from hub.store.base import Base, SurrogateId, UTCDateTime
 
 
-class Pdqv3PendingQuery(Base):
+class Pdqv3PendingQuery(SurrogateId, Base):
     __tablename__ = "pdqv3_pending_query"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     query_tag: Mapped[str] = mapped_column(String(199))
     requester: Mapped[str] = mapped_column(String(256), default="")
     pointer: Mapped[str] = mapped_column(String(64))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.store.base import Base
+from hub.store.base import Base, SurrogateId
 
 UUID_LEN = 64
 CODE_LEN = 256
@@ -20,17 +20,24 @@ PATIENT_LEN = 256
 STRUCTURE_LEN = 128
 
 
-class XdsDocumentEntry(Base):
+class _Versioned:
+    """The leading columns of a registry object kept one row per version (DocumentEntry,
+    Folder): entryUUID, logical id and version, uniqueId, patient and status. They stay
+    the first columns of the table (`sort_order`), as the migrations create them."""
+
+    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True, sort_order=-1)
+    lid: Mapped[str] = mapped_column(String(UUID_LEN), sort_order=-1)
+    version: Mapped[int] = mapped_column(Integer, default=1, sort_order=-1)
+    unique_id: Mapped[str] = mapped_column(String(128), sort_order=-1)
+    patient_id: Mapped[str] = mapped_column(String(PATIENT_LEN), sort_order=-1)
+    status: Mapped[str] = mapped_column(String(64), sort_order=-1)
+
+
+class XdsDocumentEntry(_Versioned, Base):
     """XDSDocumentEntry (one row per version)."""
 
     __tablename__ = "xds_document_entry"
 
-    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
-    lid: Mapped[str] = mapped_column(String(UUID_LEN))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    unique_id: Mapped[str] = mapped_column(String(128))
-    patient_id: Mapped[str] = mapped_column(String(PATIENT_LEN))
-    status: Mapped[str] = mapped_column(String(64))
     object_type: Mapped[str] = mapped_column(String(UUID_LEN))
     class_code: Mapped[str] = mapped_column(String(CODE_LEN))
     type_code: Mapped[str] = mapped_column(String(CODE_LEN))
@@ -80,17 +87,11 @@ class XdsSubmissionSet(Base):
     __table_args__ = (Index("ix_xds_submission_set_find", "patient_id", "status", "submission_time"),)
 
 
-class XdsFolder(Base):
+class XdsFolder(_Versioned, Base):
     """XDSFolder (one row per version); lastUpdateTime is kept by the registry."""
 
     __tablename__ = "xds_folder"
 
-    uuid: Mapped[str] = mapped_column(String(UUID_LEN), primary_key=True)
-    lid: Mapped[str] = mapped_column(String(UUID_LEN))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    unique_id: Mapped[str] = mapped_column(String(128))
-    patient_id: Mapped[str] = mapped_column(String(PATIENT_LEN))
-    status: Mapped[str] = mapped_column(String(64))
     last_update_time: Mapped[str] = mapped_column(String(14))
     xml: Mapped[str] = mapped_column(Text)
     # As for XdsDocumentEntry: the submitting principal's structure (ITI-57 rule).
@@ -121,13 +122,12 @@ class XdsAssociation(Base):
     )
 
 
-class XdsCode(Base):
+class XdsCode(SurrogateId, Base):
     """Multi-valued codes of an object: DocumentEntry eventCodeList and
     confidentialityCode, Folder codeList (`kind` names the attribute)."""
 
     __tablename__ = "xds_code"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     object_uuid: Mapped[str] = mapped_column(String(UUID_LEN))
     kind: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(CODE_LEN))
@@ -138,24 +138,22 @@ class XdsCode(Base):
     )
 
 
-class XdsAuthor(Base):
+class XdsAuthor(SurrogateId, Base):
     """authorPerson values of DocumentEntries and SubmissionSets (LIKE queries)."""
 
     __tablename__ = "xds_author"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     object_uuid: Mapped[str] = mapped_column(String(UUID_LEN))
     person: Mapped[str] = mapped_column(String(CODE_LEN))
 
     __table_args__ = (Index("ix_xds_author_object", "object_uuid"),)
 
 
-class XdsReferenceId(Base):
+class XdsReferenceId(SurrogateId, Base):
     """DocumentEntry referenceIdList values (FindDocumentsByReferenceId)."""
 
     __tablename__ = "xds_reference_id"
 
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     object_uuid: Mapped[str] = mapped_column(String(UUID_LEN))
     value: Mapped[str] = mapped_column(String(CODE_LEN))
 
