@@ -4,6 +4,7 @@ of the store."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from functools import partial
 from pathlib import Path
@@ -87,16 +88,29 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from actors.coordination.decision import Action
+    from actors.coordination.gate import Gate
     from actors.xdm.exporter import NothingToExport, export_patient
+    from actors.xds.access import Reader
+    from hub import audit
     from hub.app import prepare_store
     from hub.store import Store
 
     config = load_config(args)
     store = Store(config.db_url)
+    # An export from the command line is an operator's action: the access decision allows
+    # it (R0-operator-export) and the audit record says who and what was decided.
+    operator = f"operator:{getpass.getuser()}"
     try:
         prepare_store(store)
         with store.session() as session:
-            result = export_patient(session, args.patient)
+            check = Gate.from_config(config.coordination).operator(session, operator)
+            reader = Reader(session, None, None, check=check, action=Action.EXPORT)
+            try:
+                result = export_patient(session, args.patient, readable=reader.entries)
+            finally:
+                audit.record(store, audit.AuditEvent("XDM-Export", "success", who=operator, patient=args.patient,
+                                                     detail=reader.summary()))
     except NothingToExport:
         print(f"tsnhub: no approved document for patient {args.patient}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ import html
 import io
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -103,13 +104,17 @@ def _title(entry: etree._Element) -> str:
     return value.get("value", "") if value is not None else ""
 
 
-def export_patient(session: Session, patient_id: str, now: datetime | None = None) -> ExportResult:
-    """Build the medium of `patient_id`'s approved documents."""
+def export_patient(session: Session, patient_id: str, now: datetime | None = None,
+                   readable: Callable[[Sequence[XdsDocumentEntry]], list[bool]] | None = None) -> ExportResult:
+    """Build the medium of `patient_id`'s approved documents; `readable(entries)` is the
+    access decision per entry (None: every entry), the others are left out."""
     entries = session.scalars(
         select(XdsDocumentEntry)
         .where(XdsDocumentEntry.patient_id == patient_id, XdsDocumentEntry.status == c.STATUS_APPROVED)
         .order_by(XdsDocumentEntry.unique_id)
     ).all()
+    if readable is not None:
+        entries = [entry for entry, shown in zip(entries, readable(entries)) if shown]
     if not entries:
         raise NothingToExport(patient_id)
     by_uuid = {e.uuid: e for e in entries}

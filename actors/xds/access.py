@@ -168,10 +168,16 @@ class Reader:
     """One request's reading rights: the assertion's (`may_read`) and the coordination
     model's (`Check`), asked per DocumentEntry and per patient."""
 
-    def __init__(self, session: Session, gate: Gate | None, principal: Principal | None) -> None:
+    def __init__(self, session: Session, gate: Gate | None, principal: Principal | None,
+                 check: Check | None = None, action: Action = Action.READ_DOCUMENTS) -> None:
+        """`check`: a decision made for another requester than a VIHF principal (the
+        operator of an export); `action`: what reading is for (read-documents, export)."""
         self.session = session
         self.principal = principal
-        self.check: Check | None = gate.check(session, principal) if gate is not None and principal is not None else None
+        self.action = action
+        self.check: Check | None = check
+        if check is None and gate is not None and principal is not None:
+            self.check = gate.check(session, principal)
 
     def patient_visible(self, patient: str) -> bool:
         """Whether the objects of `patient` other than DocumentEntries (submission sets,
@@ -191,7 +197,7 @@ class Reader:
         if self.check is None:
             return assertion
         facts = entry_facts(self.session, entries)
-        decided = self.check.entries([(entry.patient_id, f) for entry, f in zip(entries, facts)])
+        decided = self.check.entries([(entry.patient_id, f) for entry, f in zip(entries, facts)], self.action)
         return [a and d for a, d in zip(assertion, decided)]
 
     def summary(self) -> str | None:
