@@ -234,6 +234,17 @@ def load_states(session: Session, patients: Iterable[str], now: datetime) -> dic
     return {patient: states[key_of[patient]] for patient in given}
 
 
+def submission_state(session: Session, patient: str, now: datetime) -> PatientState:
+    """The part of a patient's state a submission (ITI-41/42) is decided on: the
+    oppositions in force (one query; R1-opposition-feeding is the only rule of the model
+    a submission meets, INTERFACES.md access rules)."""
+    key = patient_key(patient)
+    O = CoordinationOpposition
+    rows = session.scalars(select(O).where(O.patient_id == key, _still_open(O.withdrawn_at, now)).order_by(O.id))
+    oppositions = tuple(Opposition(cast(OppositionScope, o.scope), o.professional_id, o.since, o.withdrawn_at) for o in rows)
+    return PatientState(patient=PatientId.parse(key), oppositions=oppositions)
+
+
 def load_state(session: Session, patient: str, now: datetime) -> PatientState:
     """The coordination state of one patient (`load_states` for one)."""
     return load_states(session, [patient], now)[patient]

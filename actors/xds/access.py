@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actors.coordination.decision import Action, DocumentFacts
+from actors.coordination import records
+from actors.coordination.decision import Action, DocumentFacts, Requester, decide
 from actors.coordination.gate import Check, Gate
 from actors.xds import constants as c
 from actors.xds.errors import RegistryError
@@ -214,7 +216,9 @@ def refused_submission(session: Session, gate: Gate | None, principal: Principal
     the submission may go on."""
     if gate is None or principal is None:
         return None
-    decision = gate.check(session, principal).decide(Action.SUBMIT, patient)
-    if decision is None or decision.allowed:
+    now = datetime.now(timezone.utc)
+    requester = Requester.from_principal(principal, gate.settings.coordinator_structures)
+    decision = decide(requester, Action.SUBMIT, records.submission_state(session, patient, now), gate.settings, now)
+    if decision.allowed:
         return None
     return RegistryError(code, f"not authorised ({decision.rule}): {decision.reason}")

@@ -68,8 +68,8 @@ EXPECTED = {
 }
 
 
-def _pam(trigger: str, control: str, zfa11: str = "") -> str:
-    zfa = f"ZFA|||||||||||{zfa11}\r" if zfa11 else ""
+def _pam(trigger: str, control: str, zfa11: str = "", zfa9: str = "") -> str:
+    zfa = f"ZFA|||||||||{zfa9}||{zfa11}\r" if zfa11 or zfa9 else ""
     return MSH.format(trigger=trigger, id=control) + "EVN||20250318160000\r" + (
         f"PID|1||300001^^^CH-IPP&{IPP}&ISO^PI||ACCESSIBLE^CLAIRE^CLAIRE^^MME^^L||19700101|F{'|' * 24}PROV\rPV1|1|N\r"
     ) + zfa
@@ -276,3 +276,20 @@ def test_an_opposition_through_pam_fr_zfa_holds_at_once_on_every_path(world: Wor
     assert _every_path(world) == OPPOSED
     assert b"MSA|AA" in world.hub.mllp(_pam("A31", "ACC-IC", zfa11="IC"))
     assert _every_path(world) == OPEN
+
+
+def test_a_feeding_opposition_refuses_submissions_naming_the_rule(world: World) -> None:
+    def submit() -> tuple[str, list[tuple[str, str]], str]:
+        document = DocumentSpec(content=b"feeding", author_person=f"{AUTHOR[0]}^AUTEUR^Anne^^^^^^&1.2.250.1.71.4.2.1&ISO")
+        answer = world.xds("treating").provide_and_register(submit_objects_request(PATIENT, documents=[document]), [document])
+        contexts = " ".join(e.get("codeContext", "") for e in answer.body.iter(f"{{{c.RS}}}RegistryError"))
+        return answer.registry_status, answer.errors, contexts
+
+    assert b"MSA|AA" in world.hub.mllp(_pam("A31", "ACC-IO", zfa9="IO"))
+    before = len(world.found("treating"))
+    status, errors, contexts = submit()
+    assert status == c.RESPONSE_FAILURE and [code for code, _ in errors] == [c.XDSRepositoryError]
+    assert "R1-opposition-feeding" in contexts
+    assert len(world.found("treating")) == before
+    assert b"MSA|AA" in world.hub.mllp(_pam("A31", "ACC-INO", zfa9="INO"))
+    assert submit()[:2] == (c.RESPONSE_SUCCESS, [])
