@@ -281,7 +281,7 @@ def _pix(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> Ans
         else:
             return Answer(405, "text/plain", b"$ihe-pix takes GET or POST\n", (("Allow", "GET, POST"),))
         pix_query = pixm.parse(pairs)
-        found, everyone = _cross_references(ctx, pix_query)
+        found, everyone = _cross_references(ctx, pix_query, caller)
         decision = access.may_see(caller, [pix_query.source, *everyone])
         if decision is not None and not decision.allowed:
             raise pixm.PixmError(403, "forbidden", decision.reason)
@@ -290,7 +290,7 @@ def _pix(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> Ans
     return Answer(200, fhir_format.content_type(media), fhir_format.serialise(pixm.output(found), media))
 
 
-def _cross_references(ctx: FhirContext, pix_query: pixm.PixQuery) -> tuple[list[tuple[Any, str]], list[Any]]:
+def _cross_references(ctx: FhirContext, pix_query: pixm.PixQuery, caller: Any) -> tuple[list[tuple[Any, str]], list[Any]]:
     """The identifiers to answer with their record ids, and all the person's identifiers
     (for the access decision)."""
     rules = policy_from_config(ctx.identity)
@@ -301,8 +301,9 @@ def _cross_references(ctx: FhirContext, pix_query: pixm.PixQuery) -> tuple[list[
         if any(not _known(session, rules, hd) for hd in pix_query.targets):
             raise pixm.target_system_not_found()
         try:
-            found = query.cross_references(session, source, pix_query.targets)
-            everyone = query.cross_references(session, source) if pix_query.targets else found
+            disclose = ctx.disclose_for(caller)
+            found = query.cross_references(session, source, pix_query.targets, disclose)
+            everyone = query.cross_references(session, source, (), disclose) if pix_query.targets else found
         except query.UnknownIdentifier:
             raise pixm.source_not_found() from None
         answer = []

@@ -117,7 +117,7 @@ def handle_query(service: IdentityService, message: str, msh: hl7v2.Msh) -> str:
                     hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, f"QPD^1^4^{index}",
                     message=f"unknown assigning authority {hd.key} in QPD-4")])
         try:
-            found = query.cross_references(session, identifier, domains)
+            found = query.cross_references(session, identifier, domains, service.disclose_to_sender(source_of(msh)))
         except query.UnknownIdentifier:
             return answer("AE", errors=[hl7v2.Hl7Error(
                 hl7v2.ERR_UNKNOWN_KEY_IDENTIFIER, "QPD^1^3^1^1",

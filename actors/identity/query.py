@@ -177,10 +177,12 @@ def person_identifiers(session: Session, person_id: int) -> list[tuple[Cx, str]]
     return [(Cx(value, domain_hd(session, domain_id), type_code), status) for value, domain_id, type_code, status in rows]
 
 
-def cross_references(session: Session, identifier: Cx, domains: Sequence[Hd] = ()) -> list[Cx]:
+def cross_references(session: Session, identifier: Cx, domains: Sequence[Hd] = (),
+                     disclose: Disclose | None = None) -> list[Cx]:
     """PIX query (ITI-9/ITI-45/ITI-83): the identifiers of the person designated by
     `identifier`, in the requested domains (all when none is requested). Raises
-    `UnknownIdentifier`."""
+    `UnknownIdentifier`, also for a patient `disclose` withholds from the caller (the
+    answer does not reveal that the patient exists)."""
     domain_ids = _check_domains(session, domains)
     row = find_identifier(session, identifier.authority, identifier.value)
     if row is None or not row.active:
@@ -188,6 +190,10 @@ def cross_references(session: Session, identifier: Cx, domains: Sequence[Hd] = (
     patient = session.get(IdentityPatient, row.patient_id)
     if patient is None or not patient.active:
         raise UnknownIdentifier(identifier.value)
+    if disclose is not None:
+        view = PatientView(patient.person_id, patient.id, [], _traits(patient), IdentityStatus(patient.status))
+        if not disclose(session, [view]):
+            raise UnknownIdentifier(identifier.value)
     found: list[Cx] = []
     for cx, status in person_identifiers(session, patient.person_id):
         kept = _filter(session, [cx], domains, domain_ids, status)

@@ -138,8 +138,9 @@ def iti45(request: SoapRequest, ctx: V3Context) -> SoapResponse:
             if unknown:
                 raise MessageError(AE, unknown)
             try:
-                found = query.cross_references(session, message.identifier, message.data_sources)
-                everyone = query.cross_references(session, message.identifier) if message.data_sources else found
+                disclose = ctx.service.disclose_to_principal(request.principal)
+                found = query.cross_references(session, message.identifier, message.data_sources, disclose)
+                everyone = query.cross_references(session, message.identifier, (), disclose) if message.data_sources else found
             except query.UnknownIdentifier:
                 raise MessageError(
                     AE,

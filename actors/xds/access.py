@@ -126,7 +126,7 @@ def may_update(principal: Principal | None, entry: XdsDocumentEntry | XdsFolder)
 
 
 # The codeContext of a refused update: says why, echoes no identifier of the caller.
-UPDATE_REFUSED = "not authorised: only an author structure of the object (authorInstitution or submitter) may change it"
+UPDATE_REFUSED = "not authorised (R8-update-not-author): only an author structure of the object (authorInstitution or submitter) may change it"
 
 
 # -- the coordination model's decision ----------------------------------------------------

@@ -148,6 +148,16 @@ class World:
         assert "MSA|AA" in answer, answer
         return "\rPID|" in answer
 
+    def pix_v2(self) -> bool:
+        """ITI-9 from an MLLP sender: True when the patient is known to the caller (AA; a
+        withheld patient is answered AE, unknown identifier, as one that does not exist)."""
+        query = ("MSH|^~\\&|CONSUMER|CH|TSNHUB|PFT|20250318161000||QBP^Q23^QBP_Q21|X-{n}|P|2.5\r"
+                 f"QPD|IHE PIX Query|PIX{{n}}|300001^^^CH-IPP&{IPP}&ISO^PI\rRCP|I\r")
+        self.queries = getattr(self, "queries", 0) + 1
+        answer = self.hub.mllp(query.format(n=self.queries)).decode()
+        assert "MSA|AA" in answer or "ERR|" in answer, answer
+        return "MSA|AA" in answer
+
     @property
     def repository(self) -> str:
         return "1.2.250.1.213.1.999.1"
@@ -245,19 +255,20 @@ def _every_path(world: World) -> dict[str, object]:
         "PDQm outsider": world.pdqm("outsider"),
         "PDQm member": world.pdqm("member"),
         "PDQ v2 sender": world.pdq_v2(),
+        "PIX v2 sender": world.pix_v2(),
     }
 
 
 OPEN = {
     "ITI-18 treating": EXPECTED["treating"], "ITI-43 treating": EXPECTED["treating"],
     "ITI-18 care-team": EXPECTED["care-team"], "ITI-43 author": EXPECTED["author"],
-    "PDQm outsider": True, "PDQm member": True, "PDQ v2 sender": True,
+    "PDQm outsider": True, "PDQm member": True, "PDQ v2 sender": True, "PIX v2 sender": True,
 }
 # A consultation opposition: nobody but the author reads the documents (R1), and the
 # patient is withheld from identity queries of callers with no relationship (R7).
 OPPOSED = {
     "ITI-18 treating": set(), "ITI-43 treating": set(), "ITI-18 care-team": set(), "ITI-43 author": EXPECTED["author"],
-    "PDQm outsider": False, "PDQm member": True, "PDQ v2 sender": False,
+    "PDQm outsider": False, "PDQm member": True, "PDQ v2 sender": False, "PIX v2 sender": False,
 }
 
 
