@@ -1,22 +1,29 @@
 """The coordination model's registration with the host: the coordination services on
 `/coordination` (spyne codec behind the hub's SOAP pipeline, VIHF and audit as for every
-endpoint), and the identity feed's effects on the model (PAM-FR ZFA, ROL, PD1; merges)."""
+endpoint), the care circle as a FHIR CareTeam on `/fhir/CareTeam` (the FHIR endpoints'
+resource, IUA SAML token and audit as on `/fhir/Patient`), and the identity feed's
+effects on the model (PAM-FR ZFA, ROL, PD1; merges)."""
 from __future__ import annotations
 
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
+from hub import endpoints
 from hub.config import ConfigError
 from hub.wire.soap import SoapRequest, SoapResponse
 
-from actors.coordination import identity_feed, pathways, service, soap
+from actors.coordination import careteam, identity_feed, pathways, service, soap
 from actors.coordination.gate import Disclosure, Gate
+from actors.fhir import binding as fhir_binding
+from actors.fhir.service import HttpRequest
 from actors.identity import binding as identity_binding
 
 if TYPE_CHECKING:
     from hub.app import Hub
 
 PATH = "/coordination"
+CARETEAM_PATH = "/fhir/CareTeam"
 
 
 def install(hub: Hub) -> None:
@@ -36,6 +43,12 @@ def install(hub: Hub) -> None:
         # namespaced form is accepted too.
         endpoint.operation(operation, f"COORD-{operation}", handler)
         endpoint.operation(f"{soap.NAMESPACE}:{operation}", f"COORD-{operation}", handler)
+    careteam_ctx = careteam.CareTeamContext(
+        store=hub.store, gate=ctx.gate, affinity_domain=hub.config.identity.affinity_domain,
+        authenticate=fhir_binding.authenticator(hub, CARETEAM_PATH),
+    )
+    hub.mount(CARETEAM_PATH.strip("/"), fhir_binding.FhirResource(hub, partial(_serve_careteam, hub, careteam_ctx)))
+    hub.metrics.declare(transactions=careteam.TRANSACTIONS)
     identity_feed.subscribe(hub.config.identity.affinity_domain)
     if hub.config.security.require_vihf:
         # Without VIHF there is no principal and the decision is not applied (INTERFACES.md).
@@ -45,3 +58,13 @@ def install(hub: Hub) -> None:
 
 def _answer(request: SoapRequest, codec: soap.Codec, ctx: service.CoordinationContext) -> SoapResponse:
     return codec.answer(request, service.Call(ctx, request.principal))
+
+
+def _serve_careteam(hub: Hub, ctx: careteam.CareTeamContext, request: HttpRequest) -> careteam.CareTeamAnswer:
+    """One request to `/fhir/CareTeam`, in the hub's thread pool, recorded with its
+    patient and access decisions."""
+    started = time.perf_counter()
+    answer = careteam.handle(ctx, request)
+    endpoints.account(hub, CARETEAM_PATH, answer.transaction, answer.outcome, started, request.peer, answer.who,
+                      patient=answer.patient, detail=answer.detail)
+    return answer

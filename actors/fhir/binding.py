@@ -2,13 +2,16 @@
 `/fhir/Patient`. It reads the request on the reactor thread, hands it to
 `actors.fhir.service` in the hub's thread pool, records it through the host's one
 endpoint pipeline (`hub.endpoints.account`: audit and metrics, as for SOAP) and writes
-the answer. Links in the answers (`fullUrl`, `self`, `next`) start at the hub's public
-base URL (`Hub.public_base_url`), never at the request's Host header: any client writes
-that one, and links built from it would send the next page, with its query, wherever
-the client chose."""
+the answer. `FhirResource` does the same for any FHIR endpoint given its handler (the
+care circle's `/fhir/CareTeam`, `actors.coordination.binding`), and `authenticator`
+gives it the host's verifier of IUA SAML tokens. Links in the answers (`fullUrl`,
+`self`, `next`) start at the hub's public base URL (`Hub.public_base_url`), never at
+the request's Host header: any client writes that one, and links built from it would
+send the next page, with its query, wherever the client chose."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -32,7 +35,8 @@ PATH = "/fhir/Patient"
 
 def install(hub: Hub) -> None:
     """Mount `/fhir/Patient`."""
-    hub.mount(PATH.strip("/"), PatientResource(hub, context(hub)))
+    ctx = context(hub)
+    hub.mount(PATH.strip("/"), FhirResource(hub, partial(_serve, hub, ctx), methods=("GET", "POST")))
     hub.metrics.declare(transactions=("ITI-78", "ITI-83"))
 
 
@@ -43,10 +47,16 @@ def context(hub: Hub) -> service.FhirContext:
     return service.FhirContext(
         store=hub.store,
         identity=hub.config.identity,
-        authenticate=_authenticate(hub) if hub.requires_vihf(PATH) else None,
+        authenticate=authenticator(hub, PATH),
         consult_upstream=partial(upstream.consult, identity),
         disclose_for=identity.disclose_to_principal,
     )
+
+
+def authenticator(hub: Hub, path: str) -> security.Authenticate | None:
+    """How a FHIR endpoint at `path` verifies the caller's IUA SAML token: the host's
+    VIHF authenticator, None when the hub does not require VIHF there."""
+    return _authenticate(hub) if hub.requires_vihf(path) else None
 
 
 def _authenticate(hub: Hub) -> security.Authenticate:
@@ -80,19 +90,24 @@ def _write(request: server.Request, answer: service.Answer) -> None:
     request.finish()
 
 
-class PatientResource(HubResource):
-    """`/fhir/Patient` (ITI-78 search), `/fhir/Patient/[id]` (ITI-78 retrieve),
-    `/fhir/Patient/$ihe-pix` (ITI-83)."""
+class FhirResource(HubResource):
+    """A FHIR endpoint and what lies under it: `/fhir/Patient` (ITI-78 search and
+    retrieve, `$ihe-pix` ITI-83), `/fhir/CareTeam` (PCC-45/46/47). `serve` answers one
+    request in the hub's thread pool and records it (`hub.endpoints.account`); a method
+    outside `methods` is answered 405 here, every method reaches `serve` when `methods`
+    is None."""
 
-    def __init__(self, hub: Hub, ctx: service.FhirContext) -> None:
+    def __init__(self, hub: Hub, serve: Callable[[service.HttpRequest], service.Answer],
+                 methods: Collection[str] | None = None) -> None:
         super().__init__(hub)
-        self.ctx = ctx
+        self.serve = serve
+        self.methods = methods
 
     def render(self, request: server.Request) -> Any:
         method = request.method.decode("ascii", "replace")
-        if method not in {"GET", "POST"}:
+        if self.methods is not None and method not in self.methods:
             request.setResponseCode(405)
-            request.setHeader(b"allow", b"GET, POST")
+            request.setHeader(b"allow", ", ".join(self.methods).encode("ascii"))
             return b""
         query = urlsplit(request.uri).query.decode("utf-8", "replace")
         address = request.getClientAddress()
@@ -107,7 +122,7 @@ class PatientResource(HubResource):
             peer=f"{getattr(address, 'host', '')}:{getattr(address, 'port', '')}",
             authorization=(request.getHeader(b"authorization") or b"").decode("latin-1"),
         )
-        d = self.hub.in_thread(_serve, self.hub, self.ctx, http_request)
+        d = self.hub.in_thread(self.serve, http_request)
         d.addCallback(lambda answer: _write(request, answer))
         d.addErrback(self._failed, request)
         return server.NOT_DONE_YET

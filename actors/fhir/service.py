@@ -220,17 +220,6 @@ def _filtered_page(session: Any, search: pdqm.Search, limits: query.Limits, disc
     return kept, (kept[-1].person_id if more and kept else None)
 
 
-def _visible(caller: Any, results: list[query.PatientView]) -> list[query.PatientView]:
-    """Only the persons the caller's assertion may learn about (one policy call, shared
-    with PDQ v3)."""
-    kept = []
-    for view in results:
-        decision = access.may_see(caller, view.identifiers)
-        if decision is None or decision.allowed:
-            kept.append(view)
-    return kept
-
-
 def _search(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> Answer:
     """ITI-78 search: a Bundle (searchset) of Patient, `_count` at a time, with a next link."""
     now = datetime.now(timezone.utc)
@@ -239,7 +228,7 @@ def _search(ctx: FhirContext, request: HttpRequest, media: str, caller: Any) -> 
         results, pointer = _run_search(ctx, search, now, caller)
     except pdqm.SearchError as exc:
         return _outcome(exc.status, exc.code, exc.diagnostics, media, exc.expression)
-    results = _visible(caller, results)
+    results = access.visible(caller, results)
     kept = [(name, value) for name, value in request.parameters if name not in {"_page"}]
     if not any(name == "_count" for name, _ in kept):
         kept.append(("_count", str(search.count)))
@@ -257,7 +246,7 @@ def _read(ctx: FhirContext, request: HttpRequest, resource_id: str, media: str, 
         results, _ = _run_search(ctx, search, datetime.now(timezone.utc), caller)
     except pdqm.SearchError:
         results = []
-    results = _visible(caller, results)
+    results = access.visible(caller, results)
     if not results:
         return _outcome(404, "not-found", f"Patient/{resource_id} is not known", media)
     view = results[0]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from actors.identity.model import Cx
+from actors.identity.query import PatientView
 from vihf.policy import AccessPolicy, Decision
 
 _POLICY = AccessPolicy()
@@ -31,3 +32,13 @@ def may_see(principal: Any, identifiers: Sequence[Cx]) -> Decision | None:
             return decision
         refused = decision
     return refused or Decision(False, "cannot query the patient: no identifier the assertion may use")
+
+
+def visible(principal: Any, results: list[PatientView]) -> list[PatientView]:
+    """PDQ answers (v3 and FHIR) keep only the persons the caller's assertion may learn about."""
+    kept = []
+    for view in results:
+        decision = may_see(principal, view.identifiers)
+        if decision is None or decision.allowed:
+            kept.append(view)
+    return kept

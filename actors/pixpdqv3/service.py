@@ -174,16 +174,6 @@ def _known(session: object, rules: core.Policy, hd: Hd) -> bool:
     return rules.knows(hd, core.find_domain(session, hd))  # type: ignore[arg-type]
 
 
-def _visible(principal: object, results: list[query.PatientView]) -> list[query.PatientView]:
-    """PDQ answers keep only the persons the caller's assertion may learn about."""
-    kept = []
-    for view in results:
-        decision = access.may_see(principal, view.identifiers)
-        if decision is None or decision.allowed:
-            kept.append(view)
-    return kept
-
-
 def iti47(request: SoapRequest, ctx: V3Context) -> SoapResponse:
     """ITI-47 Patient Demographics Query HL7 V3: persons matching every parameter, at most
     initialQuantity of them; the rest is kept for QUQI_IN000003UV01 continuation."""
@@ -207,10 +197,10 @@ def iti47(request: SoapRequest, ctx: V3Context) -> SoapResponse:
             with ctx.store.transaction() as session:
                 page = query.search(session, message.query, page_size, limits=limits,
                                     disclose=ctx.service.disclose_to_principal(request.principal))
-                results = _visible(request.principal, page.results)
+                results = access.visible(request.principal, page.results)
                 remaining = 0
                 if page.next_after is not None:
-                    remaining = len(_visible(request.principal, continuation.following(session, message.query, limits, page.next_after)))
+                    remaining = len(access.visible(request.principal, continuation.following(session, message.query, limits, page.next_after)))
                     if message.query_id is not None:
                         continuation.save(session, message, requester, page.next_after, len(results), now)
             if page.results or attempt != "local" or not upstream.consult(ctx.service, message.query, requester):
@@ -252,10 +242,10 @@ def iti47_continue(request: SoapRequest, ctx: V3Context) -> SoapResponse:
             limits = query.Limits.from_config(ctx.identity)
             page = query.search(session, state.query, page_size, state.after, limits,
                                 ctx.service.disclose_to_principal(request.principal))
-            results = _visible(request.principal, page.results)
+            results = access.visible(request.principal, page.results)
             remaining = 0
             if page.next_after is not None:
-                remaining = len(_visible(request.principal, continuation.following(session, state.query, limits, page.next_after)))
+                remaining = len(access.visible(request.principal, continuation.following(session, state.query, limits, page.next_after)))
                 continuation.advance(session, state, page.next_after, len(results), now)
             else:
                 continuation.finish(session, state)

@@ -23,7 +23,7 @@ answered as unknown by the repository), per patient for the other objects, and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -38,6 +38,7 @@ from actors.xds.errors import RegistryError
 from hub.wire import xmlsafe
 from hub.store.models.xds import XdsAuthor, XdsCode, XdsDocumentEntry, XdsFolder
 from vihf.policy import AccessPolicy
+from vihf.policy import Decision as PolicyDecision
 from vihf.principal import Principal
 
 _POLICY = AccessPolicy()
@@ -45,23 +46,22 @@ _XON_IDENTIFIER = 9  # XON.10, the organization identifier (ITI TF-3 Table 4.2.3
 
 
 def check_read(principal: Principal | None, patient_id: str) -> None:
-    """ITI-18 / ITI-43: raise the policy's SOAP fault when `principal` may not read the
+    """ITI-18 / ITI-43: raise the policy's refusal when `principal` may not read the
     documents of `patient_id`."""
-    if principal is None:
-        return
-    decision = _POLICY.may_read_documents(principal, patient_id)
-    if not decision.allowed:
-        raise decision.refusal()
+    _check(principal, patient_id, _POLICY.may_read_documents)
 
 
 def check_submit(principal: Principal | None, patient_id: str) -> None:
-    """ITI-41 / ITI-42 / ITI-57: raise the policy's SOAP fault when `principal` may not
+    """ITI-41 / ITI-42 / ITI-57: raise the policy's refusal when `principal` may not
     submit documents for `patient_id`."""
-    if principal is None:
-        return
-    decision = _POLICY.may_submit_documents(principal, patient_id)
-    if not decision.allowed:
-        raise decision.refusal()
+    _check(principal, patient_id, _POLICY.may_submit_documents)
+
+
+def _check(principal: Principal | None, patient_id: str, ask: Callable[[Principal, str], PolicyDecision]) -> None:
+    if principal is not None:
+        decision = ask(principal, patient_id)
+        if not decision.allowed:
+            raise decision.refusal()
 
 
 def may_read(principal: Principal | None, patient_id: str) -> bool:

@@ -126,18 +126,31 @@ def _submit(
     patient = submission.submission_set.patient_id if submission.submission_set else None
     if patient:
         access.check_submit(request.principal, patient)
+
+    def write(session: Session) -> list[RegistryError]:
+        work(session, submission)
+        return []
+
+    return _stored(ctx, request, patient, transaction, c.XDSRegistryError, write, action)
+
+
+def _stored(ctx: XdsContext, request: SoapRequest, patient: str | None, transaction: str, code: str,
+            write: Callable[[Session], list[RegistryError]], action: str) -> SoapResponse:
+    """Run `write` in one store transaction, after the coordination model's rule on
+    submissions (ITI-41/42: the patient's feeding opposition); answer a RegistryResponse
+    with its errors (or warnings), `code` for a store failure."""
     errors: list[RegistryError] = []
     try:
         with ctx.store.transaction() as session:
-            refused = access.refused_submission(session, ctx.gate, request.principal, patient, c.XDSRegistryError) \
-                if patient and transaction == "ITI-42" else None
+            refused = access.refused_submission(session, ctx.gate, request.principal, patient, code) \
+                if patient and transaction != "ITI-57" else None
             if refused is not None:
                 raise XdsFailure([refused])
-            work(session, submission)
+            errors = write(session)
     except XdsFailure as failure:
         errors = failure.errors
     except SQLAlchemyError as error:
-        errors = _store_error(c.XDSRegistryError, transaction, error)
+        errors = _store_error(code, transaction, error)
     response = SoapResponse(registry_response(errors), action)
     response.audit_patient = patient
     response.audit_refusal = _refusal(errors)
@@ -171,23 +184,11 @@ def iti41(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
     patient = ss.patient_id if ss else None
     if patient:
         access.check_submit(request.principal, patient)
-    errors: list[RegistryError] = []
-    try:
-        with ctx.store.transaction() as session:
-            refused = access.refused_submission(session, ctx.gate, request.principal, patient, c.XDSRepositoryError) \
-                if patient else None
-            if refused is not None:
-                raise XdsFailure([refused])
-            registered = provide_and_register(session, parsed, ctx.patients(session), ctx.repository, request.principal)
-        errors = registered.warnings
-    except XdsFailure as failure:
-        errors = failure.errors
-    except SQLAlchemyError as error:
-        errors = _store_error(c.XDSRepositoryError, "ITI-41", error)
-    response = SoapResponse(registry_response(errors), action)
-    response.audit_patient = patient
-    response.audit_refusal = _refusal(errors)
-    return response
+
+    def write(session: Session) -> list[RegistryError]:
+        return provide_and_register(session, parsed, ctx.patients(session), ctx.repository, request.principal).warnings
+
+    return _stored(ctx, request, patient, "ITI-41", c.XDSRepositoryError, write, action)
 
 
 def iti43(request: SoapRequest, ctx: XdsContext) -> SoapResponse:
