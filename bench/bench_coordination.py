@@ -205,7 +205,7 @@ def parsed(action: str, body: Any, parts: dict[str, bytes] | None = None) -> soa
 
 
 def find_documents(index: int, now: datetime) -> soap.SoapRequest:
-    params = {
+    params: dict[str, str | Sequence[str]] = {
         "$XDSDocumentEntryPatientId": quoted(patient(FIRST_PATIENT + index)),
         "$XDSDocumentEntryStatus": quoted_list(c.STATUS_APPROVED, c.STATUS_DEPRECATED),
     }
@@ -293,7 +293,9 @@ def measure_queries(ctxs: dict[str, XdsContext], patients: int, queries: int, ro
     ratio = statistics.median(total["enforced"].wall) / statistics.median(total["unenforced"].wall)
     cpu_text = f"; CPU ratio {statistics.median(total['enforced'].cpu) / statistics.median(total['unenforced'].cpu):.3f} " \
                f"(rounds {spread(cpu_ratios)})" if cpu else ""
-    print(f"  ratio of the medians {ratio:.3f} (rounds {spread(ratios)}){cpu_text}", flush=True)
+    added = statistics.median(total["enforced"].wall) - statistics.median(total["unenforced"].wall)
+    print(f"  ratio of the medians {ratio:.3f} (rounds {spread(ratios)}){cpu_text}; the decision adds "
+          f"{added * 1e3:.3f} ms per query", flush=True)
     return ratio
 
 
@@ -339,8 +341,9 @@ def measure_submissions(ctxs: dict[str, XdsContext], patients: int, submissions:
     ratio = (done["enforced"] / elapsed["enforced"]) / (done["unenforced"] / elapsed["unenforced"])
     ordered = sorted(pair_ratios)
     cpu_text = f"; CPU ratio {used['unenforced'] / used['enforced']:.3f}" if cpu else ""
+    added = elapsed["enforced"] / done["enforced"] - elapsed["unenforced"] / done["unenforced"]
     print(f"  throughput ratio {ratio:.3f} (per pair of batches of {batch}: median {statistics.median(ordered):.3f}, "
-          f"{spread(ordered)}){cpu_text}", flush=True)
+          f"{spread(ordered)}){cpu_text}; the decision adds {added * 1e3:.3f} ms per document", flush=True)
     return ratio
 
 
@@ -374,7 +377,7 @@ WATCHED = (
     ("actors/xds/access.py", "entry_facts", "  entry_facts: codes + authors, 2 queries"),
     ("actors/coordination/gate.py", "prepare", "  Check.prepare"),
     ("actors/coordination/records.py", "load_states", "    records.load_states, 5 queries"),
-    ("actors/coordination/decision.py", "__init__", "    Access(): per-patient work"),
+    ("actors/coordination/decision.py", "__init__", "Access(): the per-patient work (in prepare / decide)"),
     ("actors/coordination/gate.py", "entries", "  Check.entries (prepare + decisions)"),
     ("actors/xds/service.py", "_break_the_glass", "_break_the_glass"),
     ("actors/xds/access.py", "refused_submission", "refused_submission (ITI-41)"),
@@ -464,7 +467,8 @@ def store_at(url: str | None) -> Iterator[Store]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description="Cost of the coordination model's access decision on ITI-18 and ITI-41 "
+                                                 "(issue #12), beside its floors.")
     parser.add_argument("--entries", type=int, default=100_000, help="DocumentEntries in the registry (100,000; full size 1,000,000)")
     parser.add_argument("--patients", type=int, default=0,
                         help="patients with coordination state (default and at most: entries / 10; full size 100,000)")
@@ -476,7 +480,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print where the enforced paths spend their time (cProfile)")
     parser.add_argument("--skip-decision", action="store_true", help="leave out bench_access's figure")
     options = parser.parse_args()
-    seeded_patients = (options.entries + 9) // 10
+    seeded_patients = options.entries // 10  # patients with their 10 entries
     patients = options.patients or seeded_patients
     if not 0 < patients <= seeded_patients:
         parser.error(f"--patients: between 1 and entries / 10 ({seeded_patients}): bulk_seed puts 10 entries per patient")

@@ -61,7 +61,11 @@ from vihf.verify import Verifier
 
 DOMAIN = "1.2.250.1.213.1.4.8"
 REPOSITORY = "1.2.250.1.213.1.999.1"
-CONFIG = f'[identity]\naffinity_domain = "{DOMAIN}"\n[xds]\nrepository_unique_id = "{REPOSITORY}"\nmax_query_results = 1000\n'
+# The benchmark's patients are in no pathway: `allow` lets the signed professional read
+# their documents, so every query returns what it returned before the coordination model
+# (the access decision still runs on every entry; its own cost: bench_coordination).
+CONFIG = (f'[identity]\naffinity_domain = "{DOMAIN}"\n[xds]\nrepository_unique_id = "{REPOSITORY}"\nmax_query_results = 1000\n'
+          '[coordination]\nunenrolled_patients = "allow"\n')
 # The XDS figures are the registry's and repository's; the CDA gate's cost on ITI-41 is
 # measured once on its own (`gate_cost`).
 GATE_OFF = '[cda]\nsubmission_gate = "off"\n'

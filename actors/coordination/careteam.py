@@ -186,8 +186,9 @@ def _answer(call: _Call, transaction: str) -> CareTeamAnswer:
     writes = request.method in ("POST", "PUT") and bool(request.body)
     format_parameter = next((value for name, value in request.parameters if name == "_format"), None)
     try:
-        # Without _format or Accept, a write is answered in the format it came in.
-        call.media = fhir_format.negotiate(format_parameter, request.accept or (request.content_type if writes else ""))
+        # Unless _format or Accept names a FHIR format, a write is answered in the one it came in.
+        accept = ",".join(part for part in (request.accept, request.content_type if writes else "") if part)
+        call.media = fhir_format.negotiate(format_parameter, accept)
     except fhir_format.NotAcceptable as exc:
         call.fail(406, "not-supported", f"_format {exc} is not supported")
     allowed = "GET, PUT" if request.path else "GET, POST"
@@ -210,7 +211,7 @@ def _answer(call: _Call, transaction: str) -> CareTeamAnswer:
 
 def careteam_id(key: str) -> str | None:
     """The CareTeam id of a patient key (`id^^^&OID&ISO`): `<OID>-<base32 of id>`, None
-    when it would be longer than a FHIR id may be."""
+    when it would be longer than a FHIR id may be (or the authority is no OID)."""
     patient = PatientId.parse(key)
     encoded = base64.b32encode(patient.id.encode("utf-8")).decode("ascii").rstrip("=").lower()
     resource_id = f"{patient.assigning_authority}-{encoded}"
@@ -356,8 +357,8 @@ def _resolve(call: _Call, session: Session, subject: _Subject, expression: str) 
         if key is None:
             call.fail(404, "not-found", f"Patient/{subject.record} has no identifier in the affinity domain", expression)
     if careteam_id(key) is None:
-        call.fail(400, "not-supported", f"the patient identifier is too long for a CareTeam id ({MAX_ID} characters)",
-                  expression)
+        call.fail(400, "not-supported", f"the patient identifier cannot be written as a CareTeam id (an OID and at most "
+                  f"{MAX_ID} characters)", expression)
     return key
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, Text, and_, bindparam, insert, literal_column, null, or_, select, union_all, update
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -43,7 +44,7 @@ from actors.coordination.state import (
     PatientState,
 )
 from hub.config import CoordinationConfig
-from hub.store.base import Base
+from hub.store.base import Base, table
 from hub.store.models.coordination import (
     CODE_LEN,
     OPPOSITION_SCOPES,
@@ -193,9 +194,47 @@ def _mandate(row: CoordinationMandate) -> Mandate:
     )
 
 
+def _state_statement(single: bool) -> Any:
+    """One statement for the whole state of many patients (the access decision reads it
+    on every request): the five tables' rows that can still matter, as one UNION ALL of
+    uniform columns, built once (SQLAlchemy then reuses its compiled form). `single`: the
+    statement for one patient (`= :key`, the common case, without the expanding IN's
+    per-call rendering)."""
+    E, C, M, O, P = (table(CoordinationEnrolment), table(CoordinationCircleMember), table(CoordinationMandate),
+                     table(CoordinationOpposition), table(CoordinationProtected))
+    keys: Any = bindparam("keys", expanding=True)
+    key: Any = bindparam("key")
+    now: Any = bindparam("now", type_=E.c.started_at.type)
+
+    def text(value: Any = None) -> Any:
+        return value if value is not None else cast_(null(), Text)
+
+    def part(tag: str, t: Any, a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, start: Any, end: Any, *where: Any) -> Any:
+        return select(literal_column(f"'{tag}'", Text).label("tag"), t.c.id, t.c.patient_id, text(a).label("a"), text(b).label("b"),
+                      text(c).label("c"), text(d).label("d"), text(e).label("e"), text(f).label("f"),
+                      start.label("start"), end.label("end")).where(
+                          t.c.patient_id == key if single else t.c.patient_id.in_(keys), *where)
+
+    return union_all(
+        part("E", E, E.c.pathway, E.c.status, None, None, None, None, E.c.started_at, E.c.ended_at, E.c.status != "ended"),
+        part("C", C, C.c.professional_id, C.c.structure_id, C.c.role, None, None, None, C.c.since, C.c.until,
+             or_(C.c.until.is_(None), C.c.until > now)),
+        part("M", M, M.c.holder_professional_id, M.c.holder_structure_id, M.c.kind, M.c.confidentiality_scope,
+             M.c.class_scope, M.c.reason, M.c.starts_at, M.c.ends_at, M.c.ends_at > now),
+        part("O", O, O.c.scope, O.c.professional_id, None, None, None, None, O.c.since, O.c.withdrawn_at,
+             or_(O.c.withdrawn_at.is_(None), O.c.withdrawn_at > now)),
+        part("P", P, None, None, None, None, None, None, P.c.since, P.c.until,
+             P.c.since <= now, or_(P.c.until.is_(None), P.c.until > now)),
+    ).order_by("tag", "id")
+
+
+_STATE = _state_statement(single=False)
+_STATE_ONE = _state_statement(single=True)
+
+
 def load_states(session: Session, patients: Iterable[str], now: datetime) -> dict[str, PatientState]:
-    """The coordination state of each patient, keyed by the id as given (one query per
-    table for all of them). Rows that can no longer matter at `now` are left out: ended
+    """The coordination state of each patient, keyed by the id as given (one query for
+    all of them). Rows that can no longer matter at `now` are left out: ended
     enrolments, closed circle and protected periods, expired mandates, withdrawn
     oppositions. `other_ids` is left empty (the identity layer knows them)."""
     given = list(dict.fromkeys(patients))
@@ -206,20 +245,26 @@ def load_states(session: Session, patients: Iterable[str], now: datetime) -> dic
     mandates: dict[str, list[Mandate]] = {key: [] for key in keys}
     oppositions: dict[str, list[Opposition]] = {key: [] for key in keys}
     protected: set[str] = set()
-    E, C, M, O, P = (CoordinationEnrolment, CoordinationCircleMember, CoordinationMandate,
-                     CoordinationOpposition, CoordinationProtected)
-    for e in _rows(session, keys, select(E).where(E.status != "ended").order_by(E.id), E.patient_id):
-        enrolments[e.patient_id].append(Enrolment(e.pathway, e.status, e.started_at, e.ended_at))
-    for c in _rows(session, keys, select(C).where(_still_open(C.until, now)).order_by(C.id), C.patient_id):
-        circle[c.patient_id].append(_circle_member(c))
-    for m in _rows(session, keys, select(M).where(M.ends_at > now).order_by(M.id), M.patient_id):
-        mandates[m.patient_id].append(_mandate(m))
-    for o in _rows(session, keys, select(O).where(_still_open(O.withdrawn_at, now)).order_by(O.id), O.patient_id):
-        oppositions[o.patient_id].append(
-            Opposition(cast(OppositionScope, o.scope), o.professional_id, o.since, o.withdrawn_at)
-        )
-    for p in _rows(session, keys, select(P).where(P.since <= now, _still_open(P.until, now)), P.patient_id):
-        protected.add(p.patient_id)
+    batches = [(_STATE_ONE, {"key": keys[0], "now": now})] if len(keys) == 1 else [
+        (_STATE, {"keys": keys[start:start + _CHUNK], "now": now}) for start in range(0, len(keys), _CHUNK)
+    ]
+    for statement, parameters in batches:
+        for row in session.execute(statement, parameters):
+            tag, patient = row.tag, row.patient_id
+            if tag == "E":
+                enrolments[patient].append(Enrolment(row.a, row.b, row.start, row.end))
+            elif tag == "C":
+                circle[patient].append(CircleMember(row.a, row.b, row.c, row.start, row.end))
+            elif tag == "M":
+                mandates[patient].append(Mandate(
+                    holder_id=row.a, holder_structure=row.b, kind=cast(MandateKind, row.c),
+                    scope_confidentiality=frozenset((row.d or "").split()), scope_classes=frozenset((row.e or "").split()),
+                    starts=row.start, ends=row.end, reason=row.f,
+                ))
+            elif tag == "O":
+                oppositions[patient].append(Opposition(cast(OppositionScope, row.a), row.b, row.start, row.end))
+            else:
+                protected.add(patient)
     states = {
         key: PatientState(
             patient=PatientId.parse(key),
@@ -234,14 +279,24 @@ def load_states(session: Session, patients: Iterable[str], now: datetime) -> dic
     return {patient: states[key_of[patient]] for patient in given}
 
 
+_OPPOSITIONS = (
+    select(table(CoordinationOpposition).c.scope, table(CoordinationOpposition).c.professional_id,
+           table(CoordinationOpposition).c.since, table(CoordinationOpposition).c.withdrawn_at)
+    .where(table(CoordinationOpposition).c.patient_id == bindparam("key"),
+           or_(table(CoordinationOpposition).c.withdrawn_at.is_(None),
+               table(CoordinationOpposition).c.withdrawn_at > bindparam("now", type_=table(CoordinationOpposition).c.since.type)))
+    .order_by(table(CoordinationOpposition).c.id)
+)
+
+
 def submission_state(session: Session, patient: str, now: datetime) -> PatientState:
     """The part of a patient's state a submission (ITI-41/42) is decided on: the
     oppositions in force (one query; R1-opposition-feeding is the only rule of the model
     a submission meets, INTERFACES.md access rules)."""
     key = patient_key(patient)
-    O = CoordinationOpposition
-    rows = session.scalars(select(O).where(O.patient_id == key, _still_open(O.withdrawn_at, now)).order_by(O.id))
-    oppositions = tuple(Opposition(cast(OppositionScope, o.scope), o.professional_id, o.since, o.withdrawn_at) for o in rows)
+    rows = session.execute(_OPPOSITIONS, {"key": key, "now": now})
+    oppositions = tuple(Opposition(cast(OppositionScope, scope), professional, since, withdrawn)
+                        for scope, professional, since, withdrawn in rows)
     return PatientState(patient=PatientId.parse(key), oppositions=oppositions)
 
 

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from actors.coordination import records
@@ -134,6 +135,15 @@ UPDATE_REFUSED = "not authorised (R8-update-not-author): only an author structur
 CONFIDENTIALITY = "confidentialityCode"  # XdsCode.kind of the confidentialityCode values
 
 
+# The confidentiality codes and authorPerson values of many entries: one statement, built once.
+_FACTS: Any = union_all(
+    select(literal_column("1", Integer).label("is_code"), XdsCode.object_uuid, XdsCode.code.label("value"))
+    .where(XdsCode.kind == CONFIDENTIALITY, XdsCode.object_uuid.in_(bindparam("uuids", expanding=True))),
+    select(literal_column("0", Integer), XdsAuthor.object_uuid, XdsAuthor.person)
+    .where(XdsAuthor.object_uuid.in_(bindparam("uuids", expanding=True))),
+)
+
+
 def entry_facts(session: Session, entries: Sequence[XdsDocumentEntry]) -> list[DocumentFacts]:
     """What the decision reads of each entry: its authorPerson ids (XCN.1, the VIHF
     subject-id form of French professionals), author structures (the submitter's), its
@@ -142,17 +152,11 @@ def entry_facts(session: Session, entries: Sequence[XdsDocumentEntry]) -> list[D
     codes: dict[str, set[tuple[str, str]]] = defaultdict(set)
     authors: dict[str, set[str]] = defaultdict(set)
     for start in range(0, len(uuids), 1000):
-        chunk = uuids[start:start + 1000]
-        for uuid_, key in session.execute(
-            select(XdsCode.object_uuid, XdsCode.code).where(XdsCode.kind == CONFIDENTIALITY, XdsCode.object_uuid.in_(chunk))
-        ):
-            code, _, scheme = key.partition("^^")
-            codes[uuid_].add((code, scheme))
-        for uuid_, person in session.execute(
-            select(XdsAuthor.object_uuid, XdsAuthor.person).where(XdsAuthor.object_uuid.in_(chunk))
-        ):
-            identifier = person.split("^", 1)[0].strip()
-            if identifier:
+        for is_code, uuid_, value in session.execute(_FACTS, {"uuids": uuids[start:start + 1000]}):
+            if is_code:
+                code, _, scheme = value.partition("^^")
+                codes[uuid_].add((code, scheme))
+            elif identifier := value.split("^", 1)[0].strip():
                 authors[uuid_].add(identifier)
     return [
         DocumentFacts(
