@@ -69,8 +69,7 @@ from actors.fhir import format as fhir_format
 from actors.fhir import resources, security
 from actors.fhir.service import Answer, HttpRequest
 from hub.store import Store
-from hub.store.models.identity import IdentityDomain, IdentityIdentifier, IdentityPatient
-from hub.store.models.xds import XdsKnownPatient
+from hub.store.models.identity import IdentityDomain, IdentityIdentifier
 from hub.wire import xmlsafe
 from vihf.principal import PatientId, Principal
 
@@ -244,33 +243,6 @@ class _Subject:
     record: int | None = None
 
 
-@dataclass(frozen=True)
-class _Patient:
-    key: str
-    record: int | None = None
-    family: str = ""
-    given: str = ""
-    created: datetime | None = None
-
-
-def _find(session: Session, key: str) -> _Patient | None:
-    """The patient the hub knows by this key (identity manager, else the XDS registry's
-    known patients), None when it knows nobody by it."""
-    parsed = PatientId.parse(key)
-    row = session.execute(
-        select(IdentityPatient.id, IdentityPatient.family_name, IdentityPatient.given_name, IdentityPatient.created_at)
-        .join(IdentityIdentifier, IdentityIdentifier.patient_id == IdentityPatient.id)
-        .join(IdentityDomain, IdentityDomain.id == IdentityIdentifier.domain_id)
-        .where(IdentityDomain.universal_id == parsed.assigning_authority, IdentityIdentifier.value == parsed.id,
-               IdentityIdentifier.active.is_(True))
-    ).first()
-    if row is not None:
-        return _Patient(key, int(row.id), row.family_name or "", row.given_name or "", row.created_at)
-    if session.scalar(select(XdsKnownPatient.patient_id).where(XdsKnownPatient.patient_id == key)) is not None:
-        return _Patient(key)
-    return None
-
-
 def _record_key(session: Session, record: int, affinity_domain: str) -> str | None:
     """The key of the patient record a `Patient/<id>` reference names (its identifier in
     the affinity domain)."""
@@ -283,10 +255,10 @@ def _record_key(session: Session, record: int, affinity_domain: str) -> str | No
     return None if value is None else records.patient_key(f"{value}^^^&{affinity_domain}&ISO")
 
 
-def _enter(call: _Call, session: Session, key: str, action: Action, expression: str = "") -> _Patient:
+def _enter(call: _Call, session: Session, key: str, action: Action, expression: str = "") -> records.KnownPatient:
     """The patient, after checking that the hub knows them (404) and that the decision
     allows `action` (403)."""
-    patient = _find(session, key)
+    patient = records.known_patient(session, key)
     if patient is None:
         call.fail(404, "not-found", "unknown patient", expression)
     call.patient = key
@@ -407,7 +379,7 @@ def _role(code: str) -> CodeableConcept:
     return CodeableConcept(coding=[Coding(system=ROLE_CLASS, code=code)])
 
 
-def _careteam(call: _Call, session: Session, patient: _Patient) -> CareTeam:
+def _careteam(call: _Call, session: Session, patient: records.KnownPatient) -> CareTeam:
     """The CareTeam of the patient's circle, every period of membership."""
     periods = records.circle(session, patient.key, call.now, history=True)
     resource_id = careteam_id(patient.key)

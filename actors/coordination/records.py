@@ -45,6 +45,8 @@ from actors.coordination.state import (
 )
 from hub.config import CoordinationConfig
 from hub.store.base import Base, table
+from hub.store.models.identity import IdentityDomain, IdentityIdentifier, IdentityPatient
+from hub.store.models.xds import XdsKnownPatient
 from hub.store.models.coordination import (
     CODE_LEN,
     OPPOSITION_SCOPES,
@@ -287,6 +289,38 @@ _OPPOSITIONS = (
                table(CoordinationOpposition).c.withdrawn_at > bindparam("now", type_=table(CoordinationOpposition).c.since.type)))
     .order_by(table(CoordinationOpposition).c.id)
 )
+
+
+@dataclass(frozen=True)
+class KnownPatient:
+    """A patient the hub knows: by the identity manager (its record, identity status and
+    names), or only by the XDS registry's known patients (no record, status `UNKNOWN`)."""
+
+    key: str
+    record: int | None = None
+    status: str = "UNKNOWN"
+    family: str = ""
+    given: str = ""
+    created: datetime | None = None
+
+
+def known_patient(session: Session, key: str) -> KnownPatient | None:
+    """The patient the hub knows by `key` (a CX of `patient_key`), None when it knows
+    nobody by it: the coordination model only holds state of known patients."""
+    parsed = PatientId.parse(key)
+    row = session.execute(
+        select(IdentityPatient.id, IdentityPatient.status, IdentityPatient.family_name, IdentityPatient.given_name,
+               IdentityPatient.created_at)
+        .join(IdentityIdentifier, IdentityIdentifier.patient_id == IdentityPatient.id)
+        .join(IdentityDomain, IdentityDomain.id == IdentityIdentifier.domain_id)
+        .where(IdentityDomain.universal_id == parsed.assigning_authority, IdentityIdentifier.value == parsed.id,
+               IdentityIdentifier.active.is_(True))
+    ).first()
+    if row is not None:
+        return KnownPatient(key, int(row.id), str(row.status), row.family_name or "", row.given_name or "", row.created_at)
+    if session.scalar(select(XdsKnownPatient.patient_id).where(XdsKnownPatient.patient_id == key)) is not None:
+        return KnownPatient(key)
+    return None
 
 
 def submission_state(session: Session, patient: str, now: datetime) -> PatientState:

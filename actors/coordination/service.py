@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actors.coordination import records
@@ -25,10 +24,8 @@ from actors.coordination.records import Actor, CoordinationError
 from actors.coordination.state import CircleMember, PatientState
 from hub.config import CoordinationConfig
 from hub.store import Store
-from hub.store.models.identity import IdentityDomain, IdentityIdentifier, IdentityPatient
-from hub.store.models.xds import XdsKnownPatient
 from vihf import faults
-from vihf.principal import PatientId, Principal
+from vihf.principal import Principal
 
 UNAUTHENTICATED = "unauthenticated"  # the actor of changes made without VIHF (local experiments)
 
@@ -73,29 +70,11 @@ class Status:
     until: datetime | None
 
 
-def _known(session: Session, patient: str) -> str | None:
-    """The identity status of a patient the hub knows (identity manager, else the XDS
-    registry's known patients: `UNKNOWN`), None when it knows nobody by this id."""
-    parsed = PatientId.parse(patient)
-    status = session.execute(
-        select(IdentityPatient.status)
-        .join(IdentityIdentifier, IdentityIdentifier.patient_id == IdentityPatient.id)
-        .join(IdentityDomain, IdentityDomain.id == IdentityIdentifier.domain_id)
-        .where(IdentityDomain.universal_id == parsed.assigning_authority, IdentityIdentifier.value == parsed.id,
-               IdentityIdentifier.active.is_(True))
-    ).scalar()
-    if status is not None:
-        return str(status)
-    if session.scalar(select(XdsKnownPatient.patient_id).where(XdsKnownPatient.patient_id == patient)) is not None:
-        return "UNKNOWN"
-    return None
-
-
 def _enter(call: Call, session: Session, patient_id: str, action: Action) -> tuple[str, Check]:
     """The patient's key, after checking that the hub knows the patient and that the
     decision allows `action`; raises `CoordinationError` / `VihfRefusal`."""
     key = records.patient_key(patient_id)
-    if _known(session, key) is None:
+    if records.known_patient(session, key) is None:
         raise CoordinationError("patientId", "unknown patient")
     call.patient = key
     check = call.ctx.gate.check(session, call.principal, call.now)
@@ -129,7 +108,8 @@ def _caller_access(call: Call, state: PatientState) -> tuple[str, datetime | Non
 def get_patient_status(call: Call, patient_id: str) -> Status:
     with call.ctx.store.transaction() as session:
         key, _check = _enter(call, session, patient_id, Action.GET_STATUS)
-        identity_status = _known(session, key) or "UNKNOWN"
+        known = records.known_patient(session, key)
+        identity_status = known.status if known is not None else "UNKNOWN"
         state = _state(session, key, call.now)
     treating = state.treating_physicians(call.now)
     opposition = "consultation" if state.opposes("consultation", call.now) else "none"
