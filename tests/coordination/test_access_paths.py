@@ -15,24 +15,20 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy
+from coordination_support import assertions, coordination_hub, coordination_service, pam
 from lxml import etree
-from zeep import Client
-from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
 
 from actors.xds import constants as c
-from conformance.hubprocess import HubProcess, launch_hub, tsnhub_command
+from conformance.hubprocess import HubProcess, tsnhub_command
 from conformance.xds_client import XdsClient, quoted, quoted_list
 from conformance.xds_metadata import CodeSpec, DocumentSpec, submit_objects_request
-from vihf import wsse
-from vihf.issue import Signer, issue
+from vihf.issue import Signer
 
 IPP = "2.999.1.20.1"
 PATIENT = f"300001^^^&{IPP}&ISO"
 COORDINATORS = "499900000101"
 CONFIDENTIALITY = "2.16.840.1.113883.5.25"
 VISIBILITY = "1.2.250.1.213.1.1.4.13"
-MSH = "MSH|^~\\&|GAM|CH|TSNHUB|PFT|20250318161000||ADT^{trigger}^ADT_A05|{id}|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8|FR||2.11^IHE_FRANCE-2.11-PAM\r"
 
 # (subject id, structure id, roles)
 COORDINATOR = ("810000000101", COORDINATORS, ["60"])
@@ -69,26 +65,10 @@ EXPECTED = {
 
 
 def _pam(trigger: str, control: str, zfa11: str = "", zfa9: str = "") -> str:
-    zfa = f"ZFA|||||||||{zfa9}||{zfa11}\r" if zfa11 or zfa9 else ""
-    return MSH.format(trigger=trigger, id=control) + "EVN||20250318160000\r" + (
-        f"PID|1||300001^^^CH-IPP&{IPP}&ISO^PI||ACCESSIBLE^CLAIRE^CLAIRE^^MME^^L||19700101|F{'|' * 24}PROV\rPV1|1|N\r"
-    ) + zfa
+    return pam(IPP, "300001", "ACCESSIBLE^CLAIRE", control, trigger, zfa9=zfa9, zfa11=zfa11)
 
 
-@pytest.fixture(scope="module")
-def signer(pki: Path) -> Signer:
-    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
-
-def _source(signer: Signer, caller: tuple[str, str, list[str]], purpose: str = "normal",
-            patient: str | None = None) -> Callable[[], etree._Element]:
-    subject, structure, roles = caller
-
-    def fresh() -> etree._Element:
-        return issue(signer, subject_id=subject, subject_name="DOE, Jo", roles=roles, structure_id=structure,
-                     sector="SA07", purpose=purpose, patient=patient)
-
-    return fresh
+_source = assertions
 
 
 PRINCIPALS: dict[str, tuple[tuple[str, str, list[str]], str]] = {
@@ -109,9 +89,7 @@ class World:
         self.unique_ids: dict[str, str] = {}
 
     def coordination(self, caller: tuple[str, str, list[str]], purpose: str = "normal") -> object:
-        client = Client(f"{self.hub.https_url}/coordination?wsdl", transport=Transport(session=self.hub.session()),
-                        wsse=wsse.VihfSecurity(_source(self.signer, caller, purpose)), plugins=[WsAddressingPlugin()])
-        return client.service
+        return coordination_service(self.hub, self.signer, caller, purpose)
 
     def xds(self, name: str) -> XdsClient:
         caller, purpose = PRINCIPALS[name]
@@ -165,15 +143,10 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, pki: Path, signer: Signer) -> Iterator[World]:
-    hub = launch_hub(
-        tmp_path_factory.mktemp("access"), pki,
-        f'[identity]\naffinity_domain = "{IPP}"\naccepted_domains = ["{IPP}"]\n'
-        f'[coordination]\ncoordinator_structures = ["{COORDINATORS}"]\n[cda]\nsubmission_gate = "off"\n'
-        '[server]\nmllp_open = true\n',
-    )
+    hub = coordination_hub(tmp_path_factory.mktemp("access"), pki, IPP, COORDINATORS, {"300001": "ACCESSIBLE^CLAIRE"},
+                           '[cda]\nsubmission_gate = "off"\n[server]\nmllp_open = true\n')
     w = World(hub, signer)
     try:
-        assert b"MSA|AA" in hub.mllp(_pam("A28", "ACC-1"))
         coordinator = w.coordination(COORDINATOR)
         coordinator.Enrol(patientId=PATIENT, pathway="PTA", consent=True,  # type: ignore[attr-defined]
                           consentDate=datetime.now(timezone.utc) - timedelta(days=1))

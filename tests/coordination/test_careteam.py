@@ -9,21 +9,19 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import sqlalchemy
+from coordination_support import Caller, assertions, coordination_hub, coordination_service
 from lxml import etree
-from zeep import Client, Settings
-from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
 
 from actors.coordination.careteam import IDNAT_PS, IDNAT_STRUCT, PROFILE, ROLE_CLASS, ROLE_FUNCTION, RPPS, careteam_id
 from conformance.hubprocess import HubProcess
-from vihf import wsse
-from vihf.issue import Signer, issue
+from vihf.issue import Signer
 
 IPP = "2.999.1.12.45"  # the hospital's identifiers serve as the affinity domain here
 SYSTEM = f"urn:oid:{IPP}"
@@ -31,7 +29,6 @@ COORDINATORS = "499900000001"
 FHIR_NS = "http://hl7.org/fhir"
 JSON = "application/fhir+json"
 XML = "application/fhir+xml"
-MSH = "MSH|^~\\&|GAM|CH|TSNHUB|PFT|20250318161000||ADT^A28^ADT_A05|{id}|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8|FR||2.11^IHE_FRANCE-2.11-PAM\r"
 TABLES = ("coordination_circle_member", "coordination_event", "coordination_enrolment", "coordination_mandate")
 PATIENTS = {"300001": "MARTIN^JEANNE", "300002": "DURAND^PAUL", "300003": "PETIT^LUCIE", "300004": "ROUX^ANNE",
             "300005": "BLANC^LEA", "300006": "NOIR^JULES"}
@@ -44,30 +41,11 @@ NURSE = ("810000000044", "499900000044", ["60"])
 OUTSIDER = ("810000000033", "499900000033", ["10", "SM26"])
 
 
-def _a28(ipp: str, name: str, control: str) -> str:
-    return MSH.format(id=control) + "EVN||20250318160000\r" + (
-        f"PID|1||{ipp}^^^CH-IPP&{IPP}&ISO^PI||{name}^^^MME^^L||19600101|F{'|' * 24}PROV\rPV1|1|N\r"
-    )
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProcess]:
-    from conformance.hubprocess import launch_hub
-
-    process = launch_hub(
-        tmp_path_factory.mktemp("careteam"), pki,
-        f'[identity]\naffinity_domain = "{IPP}"\naccepted_domains = ["{IPP}"]\n'
-        f'[coordination]\ncoordinator_structures = ["{COORDINATORS}"]\n',
-    )
-    for ipp, name in PATIENTS.items():
-        assert b"MSA|AA" in process.mllp(_a28(ipp, name, f"CT-{ipp}"))
+    process = coordination_hub(tmp_path_factory.mktemp("careteam"), pki, IPP, COORDINATORS, PATIENTS)
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def signer(pki: Path) -> Signer:
-    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
 
 
 @pytest.fixture(scope="module")
@@ -77,16 +55,11 @@ def http(hub: HubProcess) -> Iterator[requests.Session]:
     session.close()
 
 
-Caller = tuple[str, str, list[str]]
-
-
 @pytest.fixture(scope="module")
 def saml(signer: Signer) -> Callable[[Caller], str]:
     """`Authorization` of a caller: a fresh signed VIHF assertion as an IUA SAML token."""
     def token(caller: Caller) -> str:
-        subject, structure, roles = caller
-        assertion = issue(signer, subject_id=subject, subject_name="DOE, Jo", roles=roles, structure_id=structure,
-                          sector="SA07")
+        assertion = assertions(signer, caller)()
         return "SAML " + base64.urlsafe_b64encode(etree.tostring(assertion)).decode("ascii").rstrip("=")
 
     return token
@@ -95,20 +68,7 @@ def saml(signer: Signer) -> Callable[[Caller], str]:
 @pytest.fixture(scope="module")
 def soap(hub: HubProcess, signer: Signer) -> Callable[[Caller], Any]:
     """The zeep service of `/coordination` for a caller."""
-    wsdl_session = hub.session()
-
-    def make(caller: Caller) -> Any:
-        subject, structure, roles = caller
-
-        def fresh() -> etree._Element:
-            return issue(signer, subject_id=subject, subject_name="DOE, Jo", roles=roles, structure_id=structure,
-                         sector="SA07")
-
-        client = Client(f"{hub.https_url}/coordination?wsdl", transport=Transport(session=wsdl_session),  # type: ignore[no-untyped-call]
-                        wsse=wsse.VihfSecurity(fresh), plugins=[WsAddressingPlugin()], settings=Settings(strict=True))
-        return client.service
-
-    return make
+    return partial(coordination_service, hub, signer)
 
 
 @pytest.fixture(scope="module")

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import pytest
 import sqlalchemy
 import zeep.exceptions
+from coordination_support import coordination_hub, coordination_service
 from lxml import etree
-from zeep import Client, Settings
-from zeep.transports import Transport
-from zeep.wsa import WsAddressingPlugin
 
 from conformance.hubprocess import HubProcess
-from vihf import wsse
-from vihf.issue import Signer, issue
+from vihf.issue import Signer
 
 IPP = "2.999.1.10.1"  # the hospital's identifiers serve as the affinity domain here
 PATIENT = f"200001^^^&{IPP}&ISO"
 OTHER = f"200002^^^&{IPP}&ISO"
 UNKNOWN = f"299999^^^&{IPP}&ISO"
 COORDINATORS = "499900000001"
-MSH = "MSH|^~\\&|GAM|CH|TSNHUB|PFT|20250318161000||ADT^A28^ADT_A05|{id}|P|2.5^FRA^2.11|||||FRA|UNICODE UTF-8|FR||2.11^IHE_FRANCE-2.11-PAM\r"
 COORDINATION_TABLES = (
     "coordination_enrolment", "coordination_circle_member", "coordination_mandate", "coordination_opposition",
     "coordination_patient_code", "coordination_event",
@@ -40,50 +37,18 @@ GP = ("810000000022", "499900000022", ["10", "SM26"])  # becomes the treating ph
 OUTSIDER = ("810000000033", "499900000033", ["10", "SM26"])
 
 
-def _a28(ipp: str, control: str) -> str:
-    return MSH.format(id=control) + "EVN||20250318160000\r" + (
-        f"PID|1||{ipp}^^^CH-IPP&{IPP}&ISO^PI||MARTIN^JEANNE^JEANNE^^MME^^L||19600101|F{'|' * 24}PROV\rPV1|1|N\r"
-    )
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory, pki: Path) -> Iterator[HubProcess]:
-    from conformance.hubprocess import launch_hub
-
-    process = launch_hub(
-        tmp_path_factory.mktemp("coordination"), pki,
-        f'[identity]\naffinity_domain = "{IPP}"\naccepted_domains = ["{IPP}"]\n'
-        f'[coordination]\ncoordinator_structures = ["{COORDINATORS}"]\n',
-    )
-    for ipp, control in (("200001", "C-1"), ("200002", "C-2")):
-        assert b"MSA|AA" in process.mllp(_a28(ipp, control))
+    process = coordination_hub(tmp_path_factory.mktemp("coordination"), pki, IPP, COORDINATORS,
+                               {"200001": "MARTIN^JEANNE", "200002": "MARTIN^JEANNE"})
     yield process
     process.stop()
 
 
 @pytest.fixture(scope="module")
-def signer(pki: Path) -> Signer:
-    return Signer.load(pki / "vihf-signer.key", pki / "vihf-signer.pem")
-
-
-@pytest.fixture(scope="module")
 def client(hub: HubProcess, signer: Signer) -> Callable[..., object]:
     """`client(caller, purpose=...)`: the zeep service of `/coordination` for a caller."""
-    wsdl_session = hub.session()
-
-    def make(caller: tuple[str, str, list[str]], purpose: str = "normal") -> object:
-        subject, structure, roles = caller
-
-        def fresh() -> etree._Element:
-            return issue(signer, subject_id=subject, subject_name="DOE, Jo", roles=roles, structure_id=structure,
-                         sector="SA07", purpose=purpose)
-
-        transport = Transport(session=wsdl_session)
-        zeep_client = Client(f"{hub.https_url}/coordination?wsdl", transport=transport, wsse=wsse.VihfSecurity(fresh),
-                             plugins=[WsAddressingPlugin()], settings=Settings(strict=True))
-        return zeep_client.service
-
-    return make
+    return partial(coordination_service, hub, signer)
 
 
 def _counts(hub: HubProcess) -> dict[str, int]:
