@@ -168,32 +168,12 @@ def _insert_unless_current(session: Session, model: type[Base], values: Mapping[
 
 # -- reading ----------------------------------------------------------------------------------
 
-def _rows(session: Session, keys: list[str], query: Select[Any], column: InstrumentedAttribute[str]) -> list[Any]:
-    rows: list[Any] = []
-    for start in range(0, len(keys), _CHUNK):
-        rows.extend(session.scalars(query.where(column.in_(keys[start:start + _CHUNK]))))
-    return rows
-
-
 def _still_open(until: InstrumentedAttribute[datetime | None], now: datetime) -> ColumnElement[bool]:
     return or_(until.is_(None), until > now)
 
 
 def _circle_member(row: CoordinationCircleMember) -> CircleMember:
     return CircleMember(row.professional_id, row.structure_id, row.role, row.since, row.until)
-
-
-def _mandate(row: CoordinationMandate) -> Mandate:
-    return Mandate(
-        holder_id=row.holder_professional_id,
-        holder_structure=row.holder_structure_id,
-        kind=cast(MandateKind, row.kind),
-        scope_confidentiality=frozenset(row.confidentiality_scope.split()),
-        scope_classes=frozenset(row.class_scope.split()),
-        starts=row.starts_at,
-        ends=row.ends_at,
-        reason=row.reason,
-    )
 
 
 def _state_statement(single: bool) -> Any:
@@ -281,14 +261,16 @@ def load_states(session: Session, patients: Iterable[str], now: datetime) -> dic
     return {patient: states[key_of[patient]] for patient in given}
 
 
-_OPPOSITIONS = (
-    select(table(CoordinationOpposition).c.scope, table(CoordinationOpposition).c.professional_id,
-           table(CoordinationOpposition).c.since, table(CoordinationOpposition).c.withdrawn_at)
-    .where(table(CoordinationOpposition).c.patient_id == bindparam("key"),
-           or_(table(CoordinationOpposition).c.withdrawn_at.is_(None),
-               table(CoordinationOpposition).c.withdrawn_at > bindparam("now", type_=table(CoordinationOpposition).c.since.type)))
-    .order_by(table(CoordinationOpposition).c.id)
-)
+def _oppositions_statement() -> Any:
+    """The oppositions in force of one patient (ITI-41/42), built once."""
+    O = table(CoordinationOpposition)
+    now: Any = bindparam("now", type_=O.c.since.type)
+    return (select(O.c.scope, O.c.professional_id, O.c.since, O.c.withdrawn_at)
+            .where(O.c.patient_id == bindparam("key"), or_(O.c.withdrawn_at.is_(None), O.c.withdrawn_at > now))
+            .order_by(O.c.id))
+
+
+_OPPOSITIONS = _oppositions_statement()
 
 
 @dataclass(frozen=True)
